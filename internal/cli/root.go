@@ -1,0 +1,110 @@
+// Package cli is the cavra command line. It is the only package that wires concrete
+// implementations together.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes shared by every command.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and the answer is "no" (a finding, a failed check)
+	exitUsage   = 2 // bad flags, bad input, I/O errors
+)
+
+// exitError carries a specific exit code up to Run.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withExit attaches an exit code to err.
+func withExit(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// silentExit ends the command with code and prints nothing more: the output already said it.
+func silentExit(code int) error {
+	return &exitError{code: code, err: errors.New("")}
+}
+
+// usageError is bad input from the caller: exit 2.
+func usageError(format string, args ...any) error {
+	return withExit(exitUsage, fmt.Errorf(format, args...))
+}
+
+// runtime is what every command needs from the process, passed in so tests can run commands
+// in-process with their own streams and environment.
+type runtime struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+	logger *slog.Logger
+}
+
+// Run executes the cavra command line and returns the process exit code.
+func Run(ctx context.Context, args []string) int {
+	return run(ctx, args, &runtime{
+		stdin:  os.Stdin,
+		stdout: os.Stdout,
+		stderr: os.Stderr,
+		getenv: os.Getenv,
+	})
+}
+
+func run(ctx context.Context, args []string, rt *runtime) int {
+	if rt.logger == nil {
+		rt.logger = slog.New(slog.NewTextHandler(rt.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	root := newRootCmd(rt)
+	root.SetArgs(args)
+	root.SetIn(rt.stdin)
+	root.SetOut(rt.stdout)
+	root.SetErr(rt.stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil && ee.err.Error() != "" {
+			fmt.Fprintln(rt.stderr, "cavra:", ee.err)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(rt.stderr, "cavra:", err)
+	// Cobra's own errors (unknown flag, wrong argument count) are usage errors.
+	return exitUsage
+}
+
+func newRootCmd(rt *runtime) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "cavra",
+		Short:         "CAVRA decides before an AI agent acts, and governs the models it is built from",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newVersionCmd(rt),
+		newHookCmd(rt),
+		newEvalCmd(rt),
+		newPolicyCmd(rt),
+	)
+	root.AddCommand(extraCommands(rt)...)
+	return root
+}

@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"net/url"
+	"strings"
+
+	"github.com/cavra-dev/cavra"
+)
+
+// What common programs do to the files they name, so that file rules (secrets, protected
+// paths) judge `cat ~/.ssh/id_rsa` the same as the Read tool on that path.
+var (
+	deletePrograms = set("rm", "rmdir", "unlink", "shred", "srm", "trash", "trash-put")
+	readPrograms   = set("cat", "tac", "less", "more", "head", "tail", "bat", "batcat", "nl", "base64",
+		"base32", "xxd", "od", "hexdump", "strings", "source", ".", "vi", "vim", "nvim", "nano", "emacs",
+		"view", "sort", "uniq", "wc", "md5sum", "sha1sum", "sha256sum", "openssl", "gpg", "jq", "yq", "diff",
+		"cmp", "awk", "gawk", "cut", "paste", "column", "file", "stat", "gzip", "zcat", "tar", "zip", "7z")
+	writePrograms = set("touch", "tee", "truncate", "chmod", "chown", "chgrp", "chattr", "setfacl", "mkdir")
+	// copyPrograms read their sources and write their last argument.
+	copyPrograms = set("cp", "install", "rsync", "scp", "ln")
+	// searchPrograms take a pattern first, then files to read.
+	searchPrograms = set("grep", "egrep", "fgrep", "rg", "ag", "ack", "zgrep")
+	fetchPrograms  = set("curl", "wget", "http", "https", "xh", "aria2c", "httpie", "lwp-request", "fetch")
+	socketPrograms = set("nc", "ncat", "netcat", "telnet", "socat")
+	remotePrograms = set("ssh", "sftp", "mosh")
+)
+
+func set(words ...string) map[string]bool {
+	m := make(map[string]bool, len(words))
+	for _, w := range words {
+		m[w] = true
+	}
+	return m
+}
+
+// operands returns the non-flag arguments of argv (after argv[0]); "--" ends the flags.
+func operands(argv []string) []string {
+	var out []string
+	flagsDone := false
+	for _, a := range argv[1:] {
+		switch {
+		case flagsDone:
+			out = append(out, a)
+		case a == "--":
+			flagsDone = true
+		case len(a) > 1 && a[0] == '-':
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// flagSet returns the flags of argv: "--force" gives "force", "-rf" gives "r", "f" and "rf"
+// (single-dash long options such as find's -delete count as words too).
+func flagSet(argv []string) map[string]bool {
+	flags := map[string]bool{}
+	for _, a := range argv[1:] {
+		if a == "--" {
+			break
+		}
+		switch {
+		case strings.HasPrefix(a, "--") && len(a) > 2:
+			name, _, _ := strings.Cut(a[2:], "=")
+			flags[name] = true
+		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
+			word, _, _ := strings.Cut(a[1:], "=")
+			flags[word] = true
+			for _, r := range word {
+				flags[string(r)] = true
+			}
+		}
+	}
+	return flags
+}
+
+func isNumber(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// deriveFiles returns the file operations a simple command implies.
+func deriveFiles(c cavra.SimpleCommand) []cavra.FileOp {
+	ops := operands(c.Argv)
+	var out []cavra.FileOp
+	add := func(op cavra.FileOperation, raw string) {
+		if raw == "" || raw == "-" {
+			return
+		}
+		out = append(out, cavra.FileOp{Op: op, Raw: raw})
+	}
+	p := c.Program
+	switch {
+	case deletePrograms[p]:
+		for _, o := range ops {
+			add(cavra.FileDelete, o)
+		}
+	case readPrograms[p]:
+		for _, o := range ops {
+			if p == "awk" || p == "gawk" || p == "jq" || p == "yq" {
+				if o == ops[0] {
+					continue // the program text
+				}
+			}
+			add(cavra.FileRead, o)
+		}
+	case writePrograms[p]:
+		for i, o := range ops {
+			if (p == "chmod" || p == "chown" || p == "chgrp" || p == "setfacl" || p == "chattr") && i == 0 {
+				continue // the mode or owner
+			}
+			add(cavra.FileWrite, o)
+		}
+	case copyPrograms[p]:
+		if len(ops) >= 2 {
+			for _, o := range ops[:len(ops)-1] {
+				add(cavra.FileRead, o)
+			}
+			add(cavra.FileWrite, ops[len(ops)-1])
+		}
+	case p == "mv":
+		if len(ops) >= 2 {
+			dst := ops[len(ops)-1]
+			for _, o := range ops[:len(ops)-1] {
+				if o != "" {
+					out = append(out, cavra.FileOp{Op: cavra.FileMove, Raw: o, To: dst})
+				}
+			}
+		}
+	case searchPrograms[p]:
+		if len(ops) >= 2 {
+			for _, o := range ops[1:] {
+				add(cavra.FileRead, o)
+			}
+		}
+	case p == "sed" || p == "perl":
+		if flagSet(c.Argv)["i"] && len(ops) >= 2 {
+			for _, o := range ops[1:] {
+				add(cavra.FileWrite, o)
+			}
+		}
+	case p == "dd":
+		for _, a := range c.Argv[1:] {
+			if v, ok := strings.CutPrefix(a, "of="); ok {
+				add(cavra.FileWrite, v)
+			}
+			if v, ok := strings.CutPrefix(a, "if="); ok {
+				add(cavra.FileRead, v)
+			}
+		}
+	case fetchPrograms[p]:
+		// Uploads read local files: curl -d @file, -F f=@file, -T file, --data-binary @file.
+		for i, a := range c.Argv[1:] {
+			if _, v, ok := strings.Cut(a, "@"); ok && (strings.HasPrefix(a, "@") || strings.Contains(a, "=@")) {
+				add(cavra.FileRead, v)
+			}
+			if (a == "-T" || a == "--upload-file") && i+2 < len(c.Argv) {
+				add(cavra.FileRead, c.Argv[i+2])
+			}
+		}
+	}
+	return out
+}
+
+// deriveNetwork returns the outbound requests a simple command implies.
+func deriveNetwork(c cavra.SimpleCommand) []cavra.NetworkRequest {
+	var out []cavra.NetworkRequest
+	p := c.Program
+	switch {
+	case fetchPrograms[p] || p == "git" || p == "pip" || p == "pip3" || p == "npm" || p == "go":
+		for _, a := range c.Argv[1:] {
+			if strings.Contains(a, "://") {
+				if r, ok := request(a); ok {
+					out = append(out, r)
+				}
+			}
+		}
+		if fetchPrograms[p] && len(out) == 0 {
+			// curl example.com/x: a bare host is a URL to curl.
+			for _, o := range operands(c.Argv) {
+				if strings.Contains(o, ".") && !strings.HasPrefix(o, "@") && !strings.ContainsAny(o, " =") {
+					if r, ok := request("https://" + o); ok {
+						out = append(out, r)
+					}
+				}
+			}
+		}
+	case socketPrograms[p] || remotePrograms[p]:
+		if ops := operands(c.Argv); len(ops) > 0 {
+			host := ops[0]
+			if _, h, ok := strings.Cut(host, "@"); ok {
+				host = h
+			}
+			out = append(out, cavra.NetworkRequest{URL: p + "://" + host, Host: strings.ToLower(host)})
+		}
+	}
+	return out
+}
+
+func request(raw string) (cavra.NetworkRequest, bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return cavra.NetworkRequest{}, false
+	}
+	return cavra.NetworkRequest{URL: raw, Host: strings.ToLower(u.Hostname())}, true
+}
+
+// gitGlobalValueFlags take a separate value before the subcommand.
+var gitGlobalValueFlags = set("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env")
+
+// deriveGit returns the git operation of a git command line, if any.
+func deriveGit(c cavra.SimpleCommand) (cavra.GitOp, bool) {
+	if c.Program != "git" {
+		return cavra.GitOp{}, false
+	}
+	args := c.Argv[1:]
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		if gitGlobalValueFlags[args[0]] && len(args) > 1 {
+			args = args[2:]
+			continue
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return cavra.GitOp{}, false
+	}
+	op := cavra.GitOp{Subcommand: args[0], Args: args[1:]}
+	if op.Subcommand != "push" {
+		flags := flagSet(append([]string{"git"}, op.Args...))
+		op.Force = flags["force"] || flags["f"] && (op.Subcommand == "clean" || op.Subcommand == "checkout" || op.Subcommand == "branch")
+		op.Delete = op.Subcommand == "branch" && (flags["D"] || flags["d"] || flags["delete"])
+		if op.Delete {
+			op.Refs = operands(append([]string{"git"}, op.Args...))
+		}
+		return op, true
+	}
+	flags := flagSet(append([]string{"git"}, op.Args...))
+	op.Force = flags["f"] || flags["force"] || flags["force-with-lease"] || flags["force-if-includes"] || flags["mirror"]
+	op.Delete = flags["d"] || flags["delete"] || flags["prune"] || flags["mirror"]
+	pos := operandsSkipping(op.Args, set("-o", "--push-option", "--repo", "--receive-pack", "--exec"))
+	if len(pos) > 0 {
+		op.Remote = pos[0]
+		for _, spec := range pos[1:] {
+			if strings.HasPrefix(spec, "+") {
+				op.Force = true
+				spec = spec[1:]
+			}
+			src, dst, hasColon := strings.Cut(spec, ":")
+			if hasColon && src == "" {
+				op.Delete = true
+			}
+			if !hasColon {
+				dst = src
+			}
+			dst = strings.TrimPrefix(strings.TrimPrefix(dst, "refs/heads/"), "refs/tags/")
+			if dst != "" {
+				op.Refs = append(op.Refs, dst)
+			}
+		}
+	}
+	return op, true
+}
+
+// operandsSkipping is operands for arguments where some flags take a separate value.
+func operandsSkipping(args []string, valueFlags map[string]bool) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i+1:]...)
+		case valueFlags[a]:
+			i++
+		case len(a) > 1 && a[0] == '-':
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}

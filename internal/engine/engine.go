@@ -1,0 +1,724 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/engine/paths"
+	"github.com/cavra-dev/cavra/internal/engine/shell"
+)
+
+// Built-in rule ids for decisions no pack rule makes.
+const (
+	RuleDefault        = "engine.default"
+	RuleUnparseable    = "engine.unparseable"
+	RuleDynamicProgram = "engine.dynamic-program"
+	RuleUnknownTool    = "engine.unknown-tool"
+)
+
+// SecretHit is a live secret found in text an action writes or runs.
+type SecretHit struct {
+	// Path is the file the text is written to; empty for a command line or MCP argument.
+	Path        string
+	RuleID      string
+	Description string
+	Line        int
+	Column      int
+	Redacted    string
+}
+
+// Options are the engine's collaborators.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// NewID makes decision ids; random 128-bit hex when nil.
+	NewID func() string
+	// Secrets finds live secrets in text; secret rules never match when nil.
+	Secrets func(text string) []SecretHit
+	// Home is the home directory used for "~" when an action does not say; the process's when empty.
+	Home string
+}
+
+// Policy is a compiled, immutable pack.
+type Policy struct {
+	Name     string
+	Revision string
+	Pack     *Pack // the resolved pack, parents merged
+	settings settings
+	rules    []*rule
+}
+
+type settings struct {
+	defaultOutcome, unparseable, dynamicProgram, unknownTool cavra.Outcome
+}
+
+type rule struct {
+	Rule
+	outcome  cavra.Outcome
+	severity cavra.Severity
+	ttl      time.Duration
+	matches  []compiledMatch
+	cond     *condition
+}
+
+type compiledMatch struct {
+	Match
+	subject  subjectType
+	content  *regexp.Regexp
+	ops      map[string]bool
+	subwords [][]string
+}
+
+// Compile turns a resolved pack into a policy.
+func Compile(p *Pack) (*Policy, error) {
+	pol := &Policy{Name: p.Name, Revision: revision(p), Pack: p}
+	outcomeOr := func(s string, def cavra.Outcome) cavra.Outcome {
+		if s == "" {
+			return def
+		}
+		return cavra.Outcome(s)
+	}
+	pol.settings = settings{
+		defaultOutcome: outcomeOr(p.Settings.Default, cavra.Allow),
+		unparseable:    outcomeOr(p.Settings.Unparseable, cavra.RequireApproval),
+		dynamicProgram: outcomeOr(p.Settings.DynamicProgram, cavra.RequireApproval),
+		unknownTool:    outcomeOr(p.Settings.UnknownTool, cavra.RequireApproval),
+	}
+	for i := range p.Rules {
+		r := &rule{Rule: p.Rules[i], outcome: cavra.Outcome(p.Rules[i].Outcome), severity: cavra.Severity(p.Rules[i].Severity)}
+		if r.ApprovalTTL != "" {
+			d, err := time.ParseDuration(r.ApprovalTTL)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: approval_ttl: %w", r.ID, err)
+			}
+			r.ttl = d
+		}
+		ms := r.Any
+		if r.Match != nil {
+			ms = append([]Match{*r.Match}, ms...)
+		}
+		for _, m := range ms {
+			cm, err := compileMatch(m)
+			if err != nil {
+				return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			r.matches = append(r.matches, cm)
+		}
+		if r.Condition != "" {
+			r.cond = &condition{src: r.Condition}
+		}
+		pol.rules = append(pol.rules, r)
+	}
+	return pol, nil
+}
+
+func compileMatch(m Match) (compiledMatch, error) {
+	s, err := subjectOf(&m)
+	if err != nil {
+		return compiledMatch{}, err
+	}
+	cm := compiledMatch{Match: m, subject: s}
+	if m.Content != "" {
+		if cm.content, err = regexp.Compile(m.Content); err != nil {
+			return compiledMatch{}, fmt.Errorf("content: %w", err)
+		}
+	}
+	if len(m.Ops) > 0 {
+		cm.ops = set(m.Ops...)
+	}
+	for _, sc := range m.Subcommands {
+		cm.subwords = append(cm.subwords, strings.Fields(sc))
+	}
+	return cm, nil
+}
+
+// Engine decides actions against one policy. It is safe for concurrent use.
+type Engine struct {
+	policy *Policy
+	opts   Options
+}
+
+// New returns an engine for p.
+func New(p *Policy, opts Options) *Engine {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.NewID == nil {
+		opts.NewID = randomID
+	}
+	if opts.Home == "" {
+		opts.Home, _ = os.UserHomeDir()
+	}
+	return &Engine{policy: p, opts: opts}
+}
+
+// Policy returns the policy the engine decides with.
+func (e *Engine) Policy() *Policy { return e.policy }
+
+func randomID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}
+
+// Normalize validates a and derives the structured facts rules match on: every simple command
+// of a command line, clean absolute paths, git operations and requests implied by commands.
+// An unparseable command line is recorded in Command.ParseError, not returned as an error:
+// it is the policy's to judge. Errors are invalid actions (cavra.ErrInvalid).
+func (e *Engine) Normalize(a cavra.Action) (cavra.Action, error) {
+	if a.Kind == "" {
+		return a, cavra.Errorf(cavra.ErrInvalid, "action has no kind")
+	}
+	if !a.Kind.Valid() {
+		return a, cavra.Errorf(cavra.ErrInvalid, "action kind %q is not domain.verb", a.Kind)
+	}
+	if !a.Effect.Valid() {
+		return a, cavra.Errorf(cavra.ErrInvalid, "unknown effect %q", a.Effect)
+	}
+	if !a.Risk.Valid() {
+		return a, cavra.Errorf(cavra.ErrInvalid, "unknown risk %q", a.Risk)
+	}
+	if a.Cwd != "" && !strings.HasPrefix(a.Cwd, "/") {
+		return a, cavra.Errorf(cavra.ErrInvalid, "cwd %q is not an absolute path", a.Cwd)
+	}
+	if a.Version == "" {
+		a.Version = cavra.TaxonomyVersion
+	}
+	if a.Home == "" {
+		a.Home = e.opts.Home
+	}
+	switch a.Kind {
+	case cavra.KindCommandExec:
+		if a.Command == nil {
+			return a, cavra.Errorf(cavra.ErrInvalid, "a command.exec action needs command.line")
+		}
+	case cavra.KindFileRead, cavra.KindFileWrite, cavra.KindFileDelete:
+		if len(a.Files) == 0 {
+			return a, cavra.Errorf(cavra.ErrInvalid, "a %s action needs files", a.Kind)
+		}
+	case cavra.KindMCPCall:
+		if a.MCP == nil || a.MCP.Server == "" {
+			return a, cavra.Errorf(cavra.ErrInvalid, "an mcp.call action needs mcp.server")
+		}
+	}
+	// Copy the slices we extend so the caller's action is never modified.
+	a.Files = append([]cavra.FileOp(nil), a.Files...)
+	a.Git = append([]cavra.GitOp(nil), a.Git...)
+	a.Network = append([]cavra.NetworkRequest(nil), a.Network...)
+	// The action's own files resolve against its cwd; files derived from a command line below
+	// resolve against the directory each command runs in.
+	for i := range a.Files {
+		f := &a.Files[i]
+		if f.Raw == "" {
+			f.Raw = f.Path
+		}
+		f.Path = paths.Resolve(f.Raw, a.Cwd, a.Home)
+		if f.To != "" {
+			f.To = paths.Resolve(f.To, a.Cwd, a.Home)
+		}
+	}
+	if a.Command != nil {
+		cmd := *a.Command
+		cmd.Commands, cmd.ParseError = nil, ""
+		res, err := shell.Parse(cmd.Line, shell.Options{Dir: a.Cwd, Home: a.Home})
+		if err != nil {
+			cmd.ParseError = err.Error()
+		} else {
+			cmd.Commands = res.Commands
+			a.Files = append(a.Files, res.Files...)
+			for _, c := range res.Commands {
+				for _, f := range deriveFiles(c) {
+					f.Path = paths.Resolve(f.Raw, dirOf(c, a.Cwd), a.Home)
+					if f.To != "" {
+						f.To = paths.Resolve(f.To, dirOf(c, a.Cwd), a.Home)
+					}
+					a.Files = append(a.Files, f)
+				}
+				if g, ok := deriveGit(c); ok {
+					a.Git = append(a.Git, g)
+				}
+				a.Network = append(a.Network, deriveNetwork(c)...)
+			}
+		}
+		a.Command = &cmd
+	}
+	for i := range a.Network {
+		if a.Network[i].Host == "" {
+			if r, ok := request(a.Network[i].URL); ok {
+				a.Network[i].Host = r.Host
+			}
+		}
+	}
+	return a, nil
+}
+
+func dirOf(c cavra.SimpleCommand, cwd string) string {
+	if c.Dir != "" {
+		return c.Dir
+	}
+	return cwd
+}
+
+// Decide normalises a and judges it. The returned decision always names the rule that decided.
+func (e *Engine) Decide(ctx context.Context, a cavra.Action) (cavra.Decision, error) {
+	n, err := e.Normalize(a)
+	if err != nil {
+		return cavra.Decision{}, err
+	}
+	return e.DecideNormalized(ctx, n)
+}
+
+// DecideNormalized judges an action that Normalize returned.
+func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.Decision, error) {
+	ev := &evaluation{engine: e, action: a}
+	var matches []cavra.Match
+	for _, r := range e.policy.rules {
+		m, ok, err := ev.rule(r)
+		if err != nil {
+			return cavra.Decision{}, fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		if ok {
+			matches = append(matches, m)
+		}
+	}
+	matches = append(matches, ev.builtins()...)
+	sort.SliceStable(matches, func(i, j int) bool {
+		oi, oj := matches[i].Outcome.Rank(), matches[j].Outcome.Rank()
+		if oi != oj {
+			return oi > oj
+		}
+		return matches[i].Severity.Rank() > matches[j].Severity.Rank()
+	})
+	d := cavra.Decision{
+		ID:             e.opts.NewID(),
+		Policy:         e.policy.Name,
+		PolicyRevision: e.policy.Revision,
+		Matches:        matches,
+		Fingerprint:    a.Fingerprint(),
+		DecidedAt:      e.opts.Now().UTC(),
+	}
+	if len(matches) == 0 {
+		d.Outcome = e.policy.settings.defaultOutcome
+		d.RuleID = RuleDefault
+		d.Reason = fmt.Sprintf("no rule of policy %s matched", e.policy.Name)
+		return d, nil
+	}
+	top := matches[0]
+	d.Outcome, d.RuleID, d.Severity = top.Outcome, top.RuleID, top.Severity
+	d.Reason, d.Remediation, d.Compliance = top.Message, top.Remediation, top.Compliance
+	for _, r := range e.policy.rules {
+		if r.ID == top.RuleID && r.ttl > 0 {
+			d.ApprovalTTL = cavra.Duration(r.ttl)
+		}
+	}
+	return d, nil
+}
+
+// evaluation holds per-decision state computed at most once.
+type evaluation struct {
+	engine  *Engine
+	action  cavra.Action
+	secrets []SecretHit
+	scanned bool
+	vars    map[string]any // CEL view of the action
+}
+
+// builtins are the engine's own judgements: lines it could not parse, programs it cannot name.
+func (ev *evaluation) builtins() []cavra.Match {
+	s := ev.engine.policy.settings
+	var out []cavra.Match
+	if c := ev.action.Command; c != nil {
+		if c.ParseError != "" {
+			out = append(out, cavra.Match{RuleID: RuleUnparseable, Outcome: s.unparseable, Severity: cavra.SeverityHigh,
+				Subject: "command", Text: c.Line,
+				Message:     "the command line could not be parsed, so it cannot be judged: " + c.ParseError,
+				Remediation: "rewrite the command in plain shell syntax, or ask a human to run it"})
+		}
+		for _, sc := range c.Commands {
+			if sc.Dynamic && (sc.Program == "" || strings.ContainsAny(sc.Argv[0], "$`")) {
+				span := sc.Span
+				out = append(out, cavra.Match{RuleID: RuleDynamicProgram, Outcome: s.dynamicProgram, Severity: cavra.SeverityMedium,
+					Subject: "command", Text: spanText(c.Line, span), Span: &span,
+					Message:     "the program to run is only known at run time (" + sc.Argv[0] + "), so it cannot be judged",
+					Remediation: "name the program literally instead of through a variable or substitution"})
+				break
+			}
+		}
+	}
+	if ev.action.Kind == "tool.call" {
+		out = append(out, cavra.Match{RuleID: RuleUnknownTool, Outcome: s.unknownTool, Severity: cavra.SeverityMedium,
+			Subject: "action", Text: ev.action.Source.Tool,
+			Message:     fmt.Sprintf("tool %q is not known to CAVRA, so what it does cannot be judged", ev.action.Source.Tool),
+			Remediation: "use a known tool, or add a policy rule for this tool's kind"})
+	}
+	return out
+}
+
+func spanText(line string, s cavra.Span) string {
+	if s.Start < 0 || s.End > len(line) || s.Start > s.End {
+		return line
+	}
+	return line[s.Start:s.End]
+}
+
+// rule evaluates r; on a match it returns what matched.
+func (ev *evaluation) rule(r *rule) (cavra.Match, bool, error) {
+	for i := range r.matches {
+		m := &r.matches[i]
+		if !ev.actionLevel(m) {
+			continue
+		}
+		found, err := ev.subjects(m, r)
+		if err != nil || found != nil {
+			if found == nil {
+				return cavra.Match{}, false, err
+			}
+			found.RuleID, found.Outcome, found.Severity = r.ID, r.outcome, r.severity
+			found.Message, found.Remediation, found.Compliance = r.Message, r.Remediation, r.Compliance
+			return *found, true, err
+		}
+	}
+	return cavra.Match{}, false, nil
+}
+
+func (ev *evaluation) actionLevel(m *compiledMatch) bool {
+	a := &ev.action
+	return anyGlob(m.Kinds, string(a.Kind)) && anyGlob(m.Hosts, a.Source.Host) &&
+		anyGlob(m.Tools, a.Source.Tool) && anyExact(m.Effects, string(a.Effect))
+}
+
+// anyGlob reports whether v matches one of patterns; no patterns means no constraint.
+func anyGlob(patterns []string, v string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if p == v {
+			return true
+		}
+		if ok, _ := doublestar.Match(p, v); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func anyExact(list []string, v string) bool {
+	if len(list) == 0 {
+		return true
+	}
+	for _, l := range list {
+		if l == v {
+			return true
+		}
+	}
+	return false
+}
+
+// subjects finds the first subject of m's type that satisfies m and r's condition.
+func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) {
+	a := &ev.action
+	check := func(subject any, hit *cavra.Match) (*cavra.Match, error) {
+		if r.cond == nil {
+			return hit, nil
+		}
+		ok, err := r.cond.eval(ev.celAction(), subject)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return hit, nil
+	}
+	switch m.subject {
+	case subjectAction:
+		return check(nil, &cavra.Match{Subject: "action", Text: string(a.Kind)})
+	case subjectCommand:
+		if a.Command == nil {
+			return nil, nil
+		}
+		for _, c := range a.Command.Commands {
+			if !ev.commandMatches(m, c) {
+				continue
+			}
+			span := c.Span
+			hit := &cavra.Match{Subject: "command", Text: spanText(a.Command.Line, span), Span: &span}
+			var view any = c
+			if r.cond != nil {
+				view = ev.commandView(c)
+			}
+			if h, err := check(view, hit); h != nil || err != nil {
+				return h, err
+			}
+		}
+	case subjectFile:
+		for _, f := range a.Files {
+			if !ev.fileMatches(m, f) {
+				continue
+			}
+			if h, err := check(f, &cavra.Match{Subject: "file", Text: f.Path}); h != nil || err != nil {
+				return h, err
+			}
+		}
+	case subjectGit:
+		for _, g := range a.Git {
+			if !gitMatches(m.Git, g) {
+				continue
+			}
+			if h, err := check(g, &cavra.Match{Subject: "git", Text: describeGit(g)}); h != nil || err != nil {
+				return h, err
+			}
+		}
+	case subjectMCP:
+		if a.MCP != nil && anyGlob(m.MCP.Servers, a.MCP.Server) && anyGlob(m.MCP.Tools, a.MCP.Tool) {
+			return check(a.MCP, &cavra.Match{Subject: "mcp", Text: a.MCP.Server + "/" + a.MCP.Tool})
+		}
+	case subjectNetwork:
+		for _, n := range a.Network {
+			if !networkMatches(m.Network, n) {
+				continue
+			}
+			if h, err := check(n, &cavra.Match{Subject: "network", Text: n.URL}); h != nil || err != nil {
+				return h, err
+			}
+		}
+	case subjectSecret:
+		for _, s := range ev.secretHits() {
+			if len(m.Paths) > 0 && !ev.pathMatches(m.Paths, s.Path) || ev.pathMatches(m.NotPaths, s.Path) {
+				continue
+			}
+			if h, err := check(s, &cavra.Match{Subject: "content", Text: s.RuleID + ": " + s.Redacted}); h != nil || err != nil {
+				return h, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bool {
+	if !anyGlob(m.Programs, c.Program) || !anyExact(m.Via, c.Via) {
+		return false
+	}
+	if len(m.Flags)+len(m.AnyFlags) > 0 {
+		flags := flagSet(c.Argv)
+		for _, f := range m.Flags {
+			if !flags[strings.TrimLeft(f, "-")] {
+				return false
+			}
+		}
+		if len(m.AnyFlags) > 0 {
+			found := false
+			for _, f := range m.AnyFlags {
+				if flags[strings.TrimLeft(f, "-")] {
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+	}
+	if len(m.subwords) > 0 && !subcommandMatches(m.subwords, operands(c.Argv)) {
+		return false
+	}
+	if len(m.Args) > 0 {
+		found := false
+		for _, arg := range c.Argv[1:] {
+			if anyGlob(m.Args, arg) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	if len(m.Paths) > 0 {
+		found := false
+		for _, o := range operands(c.Argv) {
+			p := paths.Resolve(o, dirOf(c, ev.action.Cwd), ev.action.Home)
+			if ev.pathMatches(m.Paths, p) && !ev.pathMatches(m.NotPaths, p) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// commandView is a simple command as conditions see it: with its flags and its operands
+// resolved as paths.
+type commandView struct {
+	cavra.SimpleCommand
+	Flags    []string `json:"flags"`
+	Operands []string `json:"operands"`
+	Paths    []string `json:"paths"`
+}
+
+func (ev *evaluation) commandView(c cavra.SimpleCommand) commandView {
+	v := commandView{SimpleCommand: c, Flags: []string{}, Operands: operands(c.Argv), Paths: []string{}}
+	for f := range flagSet(c.Argv) {
+		v.Flags = append(v.Flags, f)
+	}
+	sort.Strings(v.Flags)
+	if v.Operands == nil {
+		v.Operands = []string{}
+	}
+	for _, o := range v.Operands {
+		v.Paths = append(v.Paths, paths.Resolve(o, dirOf(c, ev.action.Cwd), ev.action.Home))
+	}
+	return v
+}
+
+// subcommandMatches reports whether one of the word sequences starts within the first three
+// operands, so that `kubectl --context prod delete pod` matches "delete".
+func subcommandMatches(seqs [][]string, ops []string) bool {
+	for _, seq := range seqs {
+		for start := 0; start < len(ops) && start < 3; start++ {
+			if start+len(seq) > len(ops) {
+				break
+			}
+			ok := true
+			for k, w := range seq {
+				if ops[start+k] != w {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (ev *evaluation) fileMatches(m *compiledMatch, f cavra.FileOp) bool {
+	if m.ops != nil && !m.ops[string(f.Op)] {
+		return false
+	}
+	if len(m.Paths) > 0 {
+		hit := ev.pathMatches(m.Paths, f.Path) || (f.To != "" && ev.pathMatches(m.Paths, f.To))
+		if !hit || ev.pathMatches(m.NotPaths, f.Path) && (f.To == "" || ev.pathMatches(m.NotPaths, f.To)) {
+			return false
+		}
+	}
+	if m.content != nil && !m.content.MatchString(f.Content) {
+		return false
+	}
+	return true
+}
+
+// pathMatches reports whether p matches a glob; "~/" in a glob means the action's home.
+func (ev *evaluation) pathMatches(globs []string, p string) bool {
+	if p == "" {
+		return false
+	}
+	for _, g := range globs {
+		if strings.HasPrefix(g, "~/") {
+			g = strings.TrimSuffix(ev.action.Home, "/") + g[1:]
+		}
+		if g == p {
+			return true
+		}
+		if ok, _ := doublestar.Match(g, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func gitMatches(m *GitMatch, g cavra.GitOp) bool {
+	if !anyExact(m.Subcommands, g.Subcommand) || !anyGlob(m.Remotes, g.Remote) {
+		return false
+	}
+	if m.Force != nil && *m.Force != g.Force {
+		return false
+	}
+	if m.Delete != nil && *m.Delete != g.Delete {
+		return false
+	}
+	if len(m.Refs) > 0 || len(m.NotRefs) > 0 {
+		found := false
+		for _, ref := range g.Refs {
+			if (len(m.Refs) == 0 || anyGlob(m.Refs, ref)) && (len(m.NotRefs) == 0 || !anyGlob(m.NotRefs, ref)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func describeGit(g cavra.GitOp) string {
+	parts := []string{"git", g.Subcommand}
+	if g.Remote != "" {
+		parts = append(parts, g.Remote)
+	}
+	parts = append(parts, g.Refs...)
+	if g.Force {
+		parts = append(parts, "(force)")
+	}
+	if g.Delete {
+		parts = append(parts, "(delete)")
+	}
+	return strings.Join(parts, " ")
+}
+
+func networkMatches(m *NetworkMatch, n cavra.NetworkRequest) bool {
+	if len(m.Hosts) > 0 && !anyGlob(m.Hosts, n.Host) {
+		return false
+	}
+	if len(m.NotHosts) > 0 && anyGlob(m.NotHosts, n.Host) {
+		return false
+	}
+	if len(m.Schemes) > 0 {
+		scheme, _, _ := strings.Cut(n.URL, "://")
+		if !anyExact(m.Schemes, scheme) {
+			return false
+		}
+	}
+	return true
+}
+
+// secretHits scans the action's written text and command line once, on first need.
+func (ev *evaluation) secretHits() []SecretHit {
+	if ev.scanned || ev.engine.opts.Secrets == nil {
+		return ev.secrets
+	}
+	ev.scanned = true
+	if c := ev.action.Command; c != nil && c.Line != "" {
+		ev.secrets = append(ev.secrets, ev.engine.opts.Secrets(c.Line)...)
+	}
+	for _, f := range ev.action.Files {
+		if f.Content != "" {
+			for _, h := range ev.engine.opts.Secrets(f.Content) {
+				h.Path = f.Path
+				ev.secrets = append(ev.secrets, h)
+			}
+		}
+	}
+	if mcp := ev.action.MCP; mcp != nil {
+		for _, v := range mcp.Arguments {
+			if s, ok := v.(string); ok && s != "" {
+				ev.secrets = append(ev.secrets, ev.engine.opts.Secrets(s)...)
+			}
+		}
+	}
+	return ev.secrets
+}

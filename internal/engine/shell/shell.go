@@ -1,0 +1,532 @@
+// Package shell turns a shell command line into every simple command it would run, as argv
+// lists, by walking a real syntax tree (mvdan.cc/sh/v3/syntax). Wrappers (sudo, env, timeout,
+// xargs, ...) are stripped, nested shell payloads (sh -c, eval, heredocs fed to a shell, find
+// -exec, ssh remote commands) are parsed recursively, and literal variable assignments made
+// earlier in the line are substituted, so that a rule written against "rm -rf /" also sees
+// `\rm -r -f /`, `sudo env X=1 /bin/rm -rf /` or `bash -c 'eval "rm -rf /"'`.
+//
+// The walk is static: nothing is executed and the filesystem is never read.
+//
+// Via is the innermost mechanism that reached a command: a command inside a pipeline inside a
+// subshell has Via "pipeline". Every element of a pipeline (first included) has Via "pipeline",
+// because each runs in its own subshell with redirected stdio. Commands nested inside a payload
+// inherit the wrappers and environment of the command that ran the payload (`sudo bash -c 'rm
+// x'` yields rm with Wrappers [sudo]), because they run with that privilege and environment.
+package shell
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/engine/paths"
+)
+
+// Options says where a line runs.
+type Options struct {
+	Dir      string // the working directory of the line (absolute); cd inside the line updates it
+	Home     string // for ~ and $HOME
+	MaxDepth int    // nesting limit for sh -c / eval / substitutions; 0 means a sane default (8)
+}
+
+// Result is what a line would do.
+type Result struct {
+	Commands []cavra.SimpleCommand // every simple command, in source order, nested ones included
+	Files    []cavra.FileOp        // redirections: > >> >| &> are FileWrite, < is FileRead; paths resolved
+}
+
+// The Via values a command can carry.
+const (
+	ViaTop          = ""
+	ViaPipeline     = "pipeline"
+	ViaSubshell     = "subshell"
+	ViaSubstitution = "substitution"
+	ViaShellC       = "sh -c"
+	ViaSSH          = "ssh"
+	ViaEval         = "eval"
+	ViaXargs        = "xargs"
+	ViaFindExec     = "find -exec"
+	ViaHeredoc      = "heredoc"
+	ViaFunction     = "function"
+	ViaTrap         = "trap"
+	ViaAlias        = "alias"
+	ViaEnvSplit     = "env -S"
+	ViaPipedScript  = "piped script" // `echo 'rm -rf /' | sh`: literal text piped into a shell
+)
+
+const (
+	defaultMaxDepth = 8
+	// maxParsedBytes bounds the total text parsed for one line, nested payloads included:
+	// variables let a short line build payloads that grow exponentially (X=$X$X; eval "$X").
+	maxParsedBytes = 1 << 20
+	// maxExpandedBytes bounds the total text substituted for variables in one line: a 64 KiB
+	// value used many times must not turn a short line into gigabytes of argv.
+	maxExpandedBytes = 4 << 20
+	// maxVarValue bounds a tracked variable's value; a longer value is treated as unknown.
+	maxVarValue = 1 << 16
+	// maxCommands bounds how many commands one line may yield before it is refused.
+	maxCommands = 1 << 14
+)
+
+// errPanic marks an internal failure recovered from a panic; the fuzz test asserts it never
+// happens.
+var errPanic = errors.New("internal error in shell normaliser")
+
+// parserPool reuses parsers: a syntax.Parser may be reused once a Parse call has returned but
+// not used concurrently, and allocating one per line costs more than parsing a short line.
+var parserPool = sync.Pool{New: func() any {
+	return syntax.NewParser(syntax.Variant(syntax.LangBash))
+}}
+
+// Parse returns every simple command that line would run and the files its redirections touch.
+// It never panics. A line that cannot be parsed returns an error (the caller then refuses to
+// allow silently); a payload nested deeper than MaxDepth is also an error.
+func Parse(line string, opts Options) (res Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = Result{}, cavra.Errorf(cavra.ErrInternal, "parse shell line: %w: %v", errPanic, r)
+		}
+	}()
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = defaultMaxDepth
+	}
+	w := &walker{opts: opts, budget: maxParsedBytes, expandBudget: maxExpandedBytes}
+	f, err := w.parse(line)
+	if err != nil {
+		return Result{}, cavra.Errorf(cavra.ErrInvalid, "parse shell line: %w", err)
+	}
+	st := &state{dir: opts.Dir}
+	sc := scope{src: line, home: opts.Home}
+	if err := w.stmts(f.Stmts, sc, st); err != nil {
+		return Result{}, cavra.Errorf(cavra.ErrInvalid, "normalise shell line: %w", err)
+	}
+	if w.expandBudget < 0 {
+		return Result{}, cavra.Errorf(cavra.ErrInvalid, "normalise shell line: variables expand to more than %d bytes", maxExpandedBytes)
+	}
+	return w.res, nil
+}
+
+// walker accumulates the result of one Parse call.
+type walker struct {
+	opts         Options
+	res          Result
+	budget       int // bytes that may still be parsed
+	expandBudget int // bytes of variable values that may still be substituted
+	// stdinShell is set when the last command walked was a shell reading its script from stdin.
+	stdinShell *pendingShell
+}
+
+// scope is the lexical context of the nodes being walked. It is passed by value: entering a
+// nested construct changes a copy.
+type scope struct {
+	src      string      // the text the nodes' offsets refer to
+	override *cavra.Span // for nested payloads: the outer word every command points at
+	via      string
+	wrappers []string          // wrappers of the command that ran this payload
+	env      map[string]string // environment given to the command that ran this payload
+	depth    int
+	dynamic  bool // the payload text itself was not fully known
+	remote   bool // an ssh remote command: no local directory, no local files
+	home     string
+	// timeAt is the position of a `time` keyword whose simple command's span it starts.
+	timeAt syntax.Pos
+}
+
+func (w *walker) parse(text string) (*syntax.File, error) {
+	w.budget -= len(text)
+	if w.budget < 0 {
+		return nil, fmt.Errorf("shell text, nested payloads included, exceeds %d bytes", maxParsedBytes)
+	}
+	p := parserPool.Get().(*syntax.Parser)
+	f, err := p.Parse(strings.NewReader(text), "")
+	parserPool.Put(p)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// payload parses text as a shell program run via the given mechanism and walks it. Every
+// command found gets span (the outer word that held the text).
+func (w *walker) payload(text string, sc scope, st *state, via string, span cavra.Span, dynamic bool) error {
+	if sc.depth+1 > w.opts.MaxDepth {
+		return fmt.Errorf("%s payload nested deeper than %d levels", via, w.opts.MaxDepth)
+	}
+	f, err := w.parse(text)
+	if err != nil {
+		return fmt.Errorf("parse %s payload %q: %w", via, truncate(text, 80), err)
+	}
+	sc.src = text
+	sc.override = &span
+	sc.timeAt = syntax.Pos{}
+	sc.via = via
+	sc.depth++
+	sc.dynamic = sc.dynamic || dynamic
+	return w.stmts(f.Stmts, sc, st)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func (w *walker) stmts(list []*syntax.Stmt, sc scope, st *state) error {
+	for _, s := range list {
+		if err := w.stmt(s, sc, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *walker) stmt(s *syntax.Stmt, sc scope, st *state) error {
+	if s.Background || s.Coprocess || s.Disown {
+		st = st.clone() // an asynchronous job runs in a subshell: its cd does not leak out
+	}
+	dirBefore := st.dir
+	var consumed map[*syntax.Redirect]bool
+	if len(s.Redirs) > 0 {
+		consumed = map[*syntax.Redirect]bool{} // heredocs parsed as a shell payload
+	}
+	if s.Cmd != nil {
+		if err := w.command(s.Cmd, s, sc, st, consumed); err != nil {
+			return err
+		}
+	}
+	return w.redirects(s.Redirs, sc, st, dirBefore, consumed)
+}
+
+func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state, consumed map[*syntax.Redirect]bool) error {
+	switch x := cmd.(type) {
+	case *syntax.CallExpr:
+		return w.call(x, s, sc, st, consumed)
+	case *syntax.BinaryCmd:
+		if x.Op == syntax.Pipe || x.Op == syntax.PipeAll {
+			return w.pipeline(x, sc, st)
+		}
+		if err := w.stmt(x.X, sc, st); err != nil {
+			return err
+		}
+		return w.stmt(x.Y, sc, st)
+	case *syntax.Subshell:
+		sub := sc
+		sub.via = ViaSubshell
+		return w.stmts(x.Stmts, sub, st.clone())
+	case *syntax.Block:
+		return w.stmts(x.Stmts, sc, st)
+	case *syntax.IfClause:
+		return w.ifClause(x, sc, st)
+	case *syntax.WhileClause:
+		if err := w.stmts(x.Cond, sc, st); err != nil {
+			return err
+		}
+		body := st.clone()
+		if err := w.stmts(x.Do, sc, body); err != nil {
+			return err
+		}
+		st.merge(st.clone(), body)
+		return nil
+	case *syntax.ForClause:
+		body := st.clone()
+		switch loop := x.Loop.(type) {
+		case *syntax.WordIter:
+			for _, item := range loop.Items {
+				if err := w.substs(item, sc, st); err != nil {
+					return err
+				}
+			}
+			if loop.Name != nil {
+				st.unset(loop.Name.Value)
+				body.unset(loop.Name.Value)
+			}
+		case *syntax.CStyleLoop:
+			for _, e := range []syntax.ArithmExpr{loop.Init, loop.Cond, loop.Post} {
+				if e != nil {
+					if err := w.substs(e, sc, st); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := w.stmts(x.Do, sc, body); err != nil {
+			return err
+		}
+		st.merge(st.clone(), body)
+		return nil
+	case *syntax.CaseClause:
+		if x.Word != nil {
+			if err := w.substs(x.Word, sc, st); err != nil {
+				return err
+			}
+		}
+		outcomes := []*state{st.clone()} // no pattern matched
+		for _, item := range x.Items {
+			for _, p := range item.Patterns {
+				if err := w.substs(p, sc, st); err != nil {
+					return err
+				}
+			}
+			branch := st.clone()
+			if err := w.stmts(item.Stmts, sc, branch); err != nil {
+				return err
+			}
+			outcomes = append(outcomes, branch)
+		}
+		st.merge(outcomes...)
+		return nil
+	case *syntax.FuncDecl:
+		// The body is judged where it is defined, whether or not the line calls it.
+		body := sc
+		body.via = ViaFunction
+		if x.Body == nil {
+			return nil
+		}
+		return w.stmt(x.Body, body, st.clone())
+	case *syntax.ArithmCmd:
+		if x.X == nil {
+			return nil
+		}
+		return w.substs(x.X, sc, st)
+	case *syntax.TestClause:
+		if x.X == nil {
+			return nil
+		}
+		return w.substs(x.X, sc, st)
+	case *syntax.LetClause:
+		for _, e := range x.Exprs {
+			if err := w.substs(e, sc, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	case *syntax.DeclClause:
+		return w.decl(x, s, sc, st)
+	case *syntax.TimeClause:
+		if x.Stmt == nil {
+			return nil
+		}
+		timed := sc
+		timed.wrappers = append(slices.Clip(sc.wrappers), "time")
+		if _, ok := x.Stmt.Cmd.(*syntax.CallExpr); ok {
+			timed.timeAt = x.Time
+		}
+		return w.stmt(x.Stmt, timed, st)
+	case *syntax.CoprocClause:
+		if x.Stmt == nil {
+			return nil
+		}
+		sub := sc
+		sub.via = ViaSubshell
+		return w.stmt(x.Stmt, sub, st.clone())
+	case *syntax.TestDecl:
+		if x.Body == nil {
+			return nil
+		}
+		return w.stmt(x.Body, sc, st.clone())
+	}
+	return fmt.Errorf("unsupported shell construct %T", cmd)
+}
+
+// pipeline walks every element of a pipeline; each runs in its own subshell.
+func (w *walker) pipeline(x *syntax.BinaryCmd, sc scope, st *state) error {
+	var elems []*syntax.Stmt
+	var collect func(s *syntax.Stmt)
+	collect = func(s *syntax.Stmt) {
+		if b, ok := s.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) && len(s.Redirs) == 0 && !s.Negated {
+			collect(b.X)
+			collect(b.Y)
+			return
+		}
+		elems = append(elems, s)
+	}
+	collect(x.X)
+	collect(x.Y)
+	sub := sc
+	sub.via = ViaPipeline
+	for i, e := range elems {
+		w.stdinShell = nil
+		if err := w.stmt(e, sub, st.clone()); err != nil {
+			return err
+		}
+		if i > 0 {
+			if err := w.pipedScript(elems[i-1], sub, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *walker) ifClause(x *syntax.IfClause, sc scope, st *state) error {
+	if err := w.stmts(x.Cond, sc, st); err != nil {
+		return err
+	}
+	then := st.clone()
+	if err := w.stmts(x.Then, sc, then); err != nil {
+		return err
+	}
+	other := st.clone()
+	if x.Else != nil {
+		if err := w.ifClause(x.Else, sc, other); err != nil {
+			return err
+		}
+	}
+	st.merge(then, other)
+	return nil
+}
+
+// substs walks every command substitution and process substitution inside n; they run in a
+// subshell of the current shell.
+func (w *walker) substs(n syntax.Node, sc scope, st *state) error {
+	var err error
+	syntax.Walk(n, func(n syntax.Node) bool {
+		if err != nil {
+			return false
+		}
+		switch x := n.(type) {
+		case *syntax.CmdSubst:
+			err = w.substitution(x.Stmts, sc, st)
+			return false
+		case *syntax.ProcSubst:
+			err = w.substitution(x.Stmts, sc, st)
+			return false
+		}
+		return true
+	})
+	return err
+}
+
+func (w *walker) substitution(list []*syntax.Stmt, sc scope, st *state) error {
+	if sc.depth+1 > w.opts.MaxDepth {
+		return fmt.Errorf("substitution nested deeper than %d levels", w.opts.MaxDepth)
+	}
+	sc.via = ViaSubstitution
+	sc.depth++
+	sc.timeAt = syntax.Pos{}
+	return w.stmts(list, sc, st.clone())
+}
+
+// span returns the span of n in the original line.
+func (sc scope) span(start, end syntax.Pos) cavra.Span {
+	if sc.override != nil {
+		return *sc.override
+	}
+	return cavra.Span{Start: int(start.Offset()), End: int(end.Offset())}
+}
+
+// text returns the source text between two positions, clamped to the source.
+func (sc scope) text(start, end syntax.Pos) string {
+	s, e := int(start.Offset()), int(end.Offset())
+	if s < 0 || s > len(sc.src) {
+		return ""
+	}
+	if e < s {
+		e = s
+	}
+	if e > len(sc.src) {
+		e = len(sc.src)
+	}
+	return sc.src[s:e]
+}
+
+// stmtSpanEnd is where a simple command's span ends: its last word or redirection, but a
+// heredoc ends at its delimiter word, not its body.
+func stmtSpanEnd(s *syntax.Stmt, end syntax.Pos) syntax.Pos {
+	for _, r := range s.Redirs {
+		e := r.End()
+		if r.Hdoc != nil && r.Word != nil {
+			e = r.Word.End()
+		}
+		if e.After(end) {
+			end = e
+		}
+	}
+	return end
+}
+
+func stmtSpanStart(s *syntax.Stmt, start syntax.Pos) syntax.Pos {
+	for _, r := range s.Redirs {
+		if p := r.Pos(); start.After(p) {
+			start = p
+		}
+	}
+	return start
+}
+
+func (w *walker) emit(c cavra.SimpleCommand) error {
+	if len(w.res.Commands) >= maxCommands {
+		return fmt.Errorf("line yields more than %d commands", maxCommands)
+	}
+	w.res.Commands = append(w.res.Commands, c)
+	return nil
+}
+
+// redirects records the files a statement's redirections touch and walks substitutions in
+// their words.
+func (w *walker) redirects(redirs []*syntax.Redirect, sc scope, st *state, dir string, consumed map[*syntax.Redirect]bool) error {
+	for _, r := range redirs {
+		if consumed[r] {
+			continue
+		}
+		if r.Word != nil {
+			if err := w.substs(r.Word, sc, st); err != nil {
+				return err
+			}
+		}
+		if r.Hdoc != nil {
+			if err := w.substs(r.Hdoc, sc, st); err != nil {
+				return err
+			}
+		}
+		if r.Word == nil || sc.remote {
+			continue
+		}
+		var ops []cavra.FileOperation
+		switch r.Op {
+		case syntax.RdrOut, syntax.AppOut, syntax.RdrClob, syntax.AppClob,
+			syntax.RdrAll, syntax.RdrAllClob, syntax.AppAll, syntax.AppAllClob:
+			ops = []cavra.FileOperation{cavra.FileWrite}
+		case syntax.RdrIn:
+			ops = []cavra.FileOperation{cavra.FileRead}
+		case syntax.RdrInOut:
+			ops = []cavra.FileOperation{cavra.FileRead, cavra.FileWrite}
+		case syntax.DplOut, syntax.DplIn:
+			// 2>&1 and >&- duplicate or close descriptors; >&file (bash) writes a file.
+			v := w.wordString(r.Word, sc, st)
+			if v.val == "-" || isDigits(strings.TrimSuffix(v.val, "-")) {
+				continue
+			}
+			if r.Op == syntax.DplOut {
+				ops = []cavra.FileOperation{cavra.FileWrite}
+			} else {
+				ops = []cavra.FileOperation{cavra.FileRead}
+			}
+		default: // heredocs and here-strings feed text, not files
+			continue
+		}
+		v := w.wordString(r.Word, sc, st)
+		for _, op := range ops {
+			w.res.Files = append(w.res.Files, cavra.FileOp{Op: op, Path: paths.Resolve(v.val, dir, sc.home), Raw: v.val})
+		}
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,364 @@
+package shell
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// wrapperSpec describes a program that runs another program given as its remaining arguments,
+// so that its options can be skipped to find the command it wraps.
+type wrapperSpec struct {
+	argShort  string   // short options that take a value: -u USER, -uUSER
+	argLong   []string // long options that take a value when not given as --name=value
+	stopShort string   // short options under which no command runs (command -v, sudo -l)
+	stopLong  []string
+	// operands is how many operands come before the command (timeout's DURATION).
+	operands int
+	// assignments says NAME=VALUE operands before the command set its environment.
+	assignments bool
+	// noOptions says the first argument is already the command (builtin, busybox).
+	noOptions bool
+	// via is the mechanism recorded on the wrapped command, when it is not a plain prefix.
+	via string
+	// chdir lists the options that set the wrapped command's directory.
+	chdir []string
+	// envOptions says -i and -u NAME edit the environment (env's meaning, not sudo's).
+	envOptions bool
+}
+
+// wrapperSpecs are the programs stripped from the front of a command. Each is recorded in
+// SimpleCommand.Wrappers. xargs also sets Via.
+var wrapperSpecs = map[string]*wrapperSpec{
+	"sudo": {
+		argShort: "ugpCDhrtTUR",
+		argLong: []string{"user", "group", "prompt", "close-from", "chdir", "host", "role", "type",
+			"command-timeout", "other-user", "chroot"},
+		stopShort:   "lveKV",
+		stopLong:    []string{"list", "validate", "edit", "remove-timestamp", "version", "help"},
+		assignments: true,
+		chdir:       []string{"-D", "--chdir"},
+	},
+	"doas": {argShort: "u", stopShort: "LC"},
+	"env": {
+		argShort:    "uCSP",
+		argLong:     []string{"unset", "chdir", "split-string"},
+		stopLong:    []string{"help", "version", "list-signal-handling"},
+		assignments: true,
+		chdir:       []string{"-C", "--chdir"},
+		envOptions:  true,
+	},
+	"nohup":   {stopLong: []string{"help", "version"}},
+	"timeout": {argShort: "sk", argLong: []string{"signal", "kill-after"}, operands: 1, stopLong: []string{"help", "version"}},
+	"nice":    {argShort: "n", argLong: []string{"adjustment"}, stopLong: []string{"help", "version"}},
+	"ionice":  {argShort: "cn", stopShort: "pPuh", stopLong: []string{"pid", "pgid", "uid", "help", "version"}},
+	"stdbuf":  {argShort: "ioe", argLong: []string{"input", "output", "error"}, stopLong: []string{"help", "version"}},
+	"setsid":  {stopShort: "hV", stopLong: []string{"help", "version"}},
+	"time":    {argShort: "fo", argLong: []string{"format", "output"}, stopLong: []string{"help", "version"}},
+	"command": {stopShort: "vV"},
+	"builtin": {noOptions: true},
+	"exec":    {argShort: "a"},
+	"busybox": {noOptions: true},
+	"xargs": {
+		argShort: "adEILnPs",
+		argLong: []string{"arg-file", "delimiter", "max-args", "max-procs", "max-chars",
+			"process-slot-var"},
+		stopLong: []string{"help", "version"},
+		via:      ViaXargs,
+	},
+}
+
+// opt is one parsed option.
+type opt struct{ name, value string }
+
+// stripResult is what parsing a wrapper's options found.
+type stripResult struct {
+	next    int      // index, in the wrapper's arguments, of the wrapped command
+	stop    bool     // an option says no command runs
+	opts    []opt    // options seen, for the effects below
+	assigns []string // NAME=VALUE operands
+	chdir   string   // env -C DIR, sudo -D DIR
+	split   *field   // env -S STRING
+	// envOptions: see wrapperSpec.
+	envOptions bool
+}
+
+func (s *wrapperSpec) strip(args []field) stripResult {
+	r := stripResult{envOptions: s.envOptions}
+	i := 0
+options:
+	for !s.noOptions && i < len(args) {
+		a := args[i].val
+		if a == "--" {
+			i++
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		if strings.HasPrefix(a, "--") {
+			name, value, hasValue := strings.Cut(a[2:], "=")
+			if slices.Contains(s.stopLong, name) {
+				r.stop = true
+				return r
+			}
+			if !hasValue && slices.Contains(s.argLong, name) && i+1 < len(args) {
+				i++
+				value = args[i].val
+			}
+			r.opts = append(r.opts, opt{"--" + name, value})
+			if name == "split-string" {
+				f := field{val: value, dyn: args[i].dyn, start: args[i].start, end: args[i].end}
+				r.split = &f
+				i++
+				break options
+			}
+			i++
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			c := a[j]
+			if strings.IndexByte(s.stopShort, c) >= 0 {
+				r.stop = true
+				return r
+			}
+			if strings.IndexByte(s.argShort, c) >= 0 {
+				value := a[j+1:]
+				if value == "" && i+1 < len(args) {
+					i++
+					value = args[i].val
+				}
+				r.opts = append(r.opts, opt{"-" + string(c), value})
+				if c == 'S' {
+					f := field{val: value, dyn: args[i].dyn, start: args[i].start, end: args[i].end}
+					r.split = &f
+					i++
+					break options
+				}
+				break
+			}
+			r.opts = append(r.opts, opt{"-" + string(c), ""})
+		}
+		i++
+	}
+	if s.assignments {
+		for i < len(args) && isAssignment(args[i].val) {
+			r.assigns = append(r.assigns, args[i].val)
+			i++
+		}
+	}
+	if r.split == nil {
+		i += s.operands
+	}
+	r.next = i
+	for _, o := range r.opts {
+		if slices.Contains(s.chdir, o.name) {
+			r.chdir = o.value
+		}
+	}
+	return r
+}
+
+// applyEnv returns env with the wrapper's environment changes applied, leaving env unchanged.
+func (r stripResult) applyEnv(env map[string]string) map[string]string {
+	changed := len(r.assigns) > 0
+	for _, o := range r.opts {
+		if !r.envOptions {
+			break
+		}
+		switch o.name {
+		case "-i", "--ignore-environment", "-u", "--unset":
+			changed = true
+		}
+	}
+	if !changed {
+		return env
+	}
+	out := maps.Clone(env)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for _, o := range r.opts {
+		if !r.envOptions {
+			break
+		}
+		switch o.name {
+		case "-i", "--ignore-environment":
+			clear(out)
+		case "-u", "--unset":
+			delete(out, o.value)
+		}
+	}
+	for _, a := range r.assigns {
+		name, value, _ := strings.Cut(a, "=")
+		out[name] = value
+	}
+	return out
+}
+
+// isAssignment reports whether s has the NAME=VALUE form.
+func isAssignment(s string) bool {
+	name, _, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c != '_' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// shellPrograms are the POSIX-like shells whose -c payload is parsed as shell text.
+var shellPrograms = map[string]bool{
+	"sh": true, "bash": true, "zsh": true, "dash": true, "ksh": true, "mksh": true, "ash": true,
+	"rbash": true, "yash": true, "posh": true, "ksh93": true, "oksh": true,
+}
+
+// shellInvocation finds, in a shell's arguments, the index of its -c payload (-1 if none), and
+// whether the shell reads its script from stdin (no -c, no script file, or -s).
+func shellInvocation(args []field) (payload int, stdin bool) {
+	hasC, hasS := false, false
+	i := 0
+	for i < len(args) {
+		a := args[i].val
+		if a == "--" || a == "-" {
+			i++
+			break
+		}
+		if len(a) < 2 || (a[0] != '-' && a[0] != '+') {
+			break
+		}
+		if strings.HasPrefix(a, "--") {
+			if a == "--rcfile" || a == "--init-file" {
+				i++
+			}
+			i++
+			continue
+		}
+		withValue := 0
+		for _, c := range a[1:] {
+			switch c {
+			case 'c':
+				hasC = hasC || a[0] == '-'
+			case 's':
+				hasS = hasS || a[0] == '-'
+			case 'o', 'O':
+				withValue++
+			}
+		}
+		i += 1 + withValue
+	}
+	if hasC {
+		if i < len(args) {
+			return i, false
+		}
+		return -1, false
+	}
+	return -1, hasS || i >= len(args)
+}
+
+// suCommand finds su's -c/--command payload.
+func suCommand(args []field) (field, bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i].val
+		switch {
+		case a == "--":
+			return field{}, false
+		case a == "--command" || a == "--session-command":
+			if i+1 < len(args) {
+				return args[i+1], true
+			}
+		case strings.HasPrefix(a, "--command=") || strings.HasPrefix(a, "--session-command="):
+			f := args[i]
+			_, f.val, _ = strings.Cut(a, "=")
+			return f, true
+		case strings.HasPrefix(a, "--"):
+		case len(a) > 1 && a[0] == '-':
+			for j := 1; j < len(a); j++ {
+				switch a[j] {
+				case 'c':
+					if j+1 < len(a) {
+						f := args[i]
+						f.val = a[j+1:]
+						return f, true
+					}
+					if i+1 < len(args) {
+						return args[i+1], true
+					}
+					return field{}, false
+				case 's', 'g', 'G', 'w':
+					i++ // the option's value is the next word
+					j = len(a)
+				}
+			}
+		}
+	}
+	return field{}, false
+}
+
+// sshRemote returns the words of ssh's remote command, after its options and destination.
+func sshRemote(args []field) []field {
+	const withValue = "BbcDEeFIiJLlmOoPpQRSWw"
+	i := 0
+	for i < len(args) {
+		a := args[i].val
+		if a == "--" {
+			i++
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		for j := 1; j < len(a); j++ {
+			if strings.IndexByte(withValue, a[j]) >= 0 {
+				if j == len(a)-1 {
+					i++
+				}
+				break
+			}
+		}
+		i++
+	}
+	if i+1 >= len(args) {
+		return nil // no destination, or no remote command
+	}
+	return args[i+1:]
+}
+
+// watchCommand returns the words watch joins into the shell command it runs.
+func watchCommand(args []field) []field {
+	i := 0
+	for i < len(args) {
+		a := args[i].val
+		if a == "--" {
+			i++
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			break
+		}
+		if strings.HasPrefix(a, "--") {
+			if a == "--interval" || a == "--equexit" {
+				i++
+			}
+			i++
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			if a[j] == 'n' || a[j] == 'q' {
+				if j == len(a)-1 {
+					i++
+				}
+				break
+			}
+		}
+		i++
+	}
+	if i >= len(args) {
+		return nil
+	}
+	return args[i:]
+}
