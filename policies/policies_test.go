@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cavra-dev/cavra/internal/compliance"
 	"github.com/cavra-dev/cavra/internal/engine"
 	"github.com/cavra-dev/cavra/internal/engine/secrets"
 	"github.com/cavra-dev/cavra/policies"
@@ -69,9 +70,17 @@ func TestBuiltinSuites(t *testing.T) {
 	}
 }
 
-// TestPacksLint keeps every built-in pack free of lint problems, conditions included.
+// TestPacksLint keeps every built-in pack free of lint problems, conditions and compliance
+// references included.
 func TestPacksLint(t *testing.T) {
-	loader := &engine.Loader{Builtin: policies.FS}
+	catalog, err := compliance.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader := &engine.Loader{Builtin: policies.FS, CheckRef: func(ref string) error {
+		_, _, err := catalog.Resolve(ref)
+		return err
+	}}
 	for _, name := range loader.BuiltinNames() {
 		src, data, err := loader.Source(name)
 		if err != nil {

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"io/fs"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cavra-dev/cavra/internal/compliance"
 	"github.com/cavra-dev/cavra/internal/engine"
 	"github.com/cavra-dev/cavra/policies"
 )
@@ -18,7 +20,22 @@ func newLoader() *engine.Loader {
 		// fs.Sub of "." cannot fail.
 		panic(err)
 	}
-	return &engine.Loader{Builtin: builtin}
+	return &engine.Loader{Builtin: builtin, CheckRef: complianceChecker()}
+}
+
+// complianceChecker rejects references to controls that the embedded catalogs do not have.
+// Frameworks outside the catalogs (an organisation's own, PCI DSS, HIPAA) are accepted as
+// written. The catalogs are parsed on first use: only lint needs them.
+func complianceChecker() func(string) error {
+	load := sync.OnceValues(compliance.Load)
+	return func(ref string) error {
+		catalog, err := load()
+		if err != nil {
+			return err
+		}
+		_, _, err = catalog.Resolve(ref)
+		return err
+	}
 }
 
 // policyRef is the --policy flag, then $CAVRA_POLICY, then the default.

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bmatcuk/doublestar/v4"
-
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/engine/paths"
 	"github.com/cavra-dev/cavra/internal/engine/shell"
@@ -77,6 +75,13 @@ type compiledMatch struct {
 	content  *regexp.Regexp
 	ops      map[string]bool
 	subwords [][]string
+
+	kinds, hosts, tools, programs, args, paths, notPaths globs
+	gitRemotes, gitRefs, gitNotRefs                      globs
+	mcpServers, mcpTools, netHosts, netNotHosts          globs
+	// programSet holds the programs when all are literals, so a command whose program is
+	// not in it is rejected with one map lookup.
+	programSet map[string]bool
 }
 
 // Compile turns a resolved pack into a policy.
@@ -138,6 +143,21 @@ func compileMatch(m Match) (compiledMatch, error) {
 	}
 	for _, sc := range m.Subcommands {
 		cm.subwords = append(cm.subwords, strings.Fields(sc))
+	}
+	cm.kinds, cm.hosts, cm.tools = compileGlobs(m.Kinds), compileGlobs(m.Hosts), compileGlobs(m.Tools)
+	cm.programs, cm.args = compileGlobs(m.Programs), compileGlobs(m.Args)
+	cm.paths, cm.notPaths = compileGlobs(m.Paths), compileGlobs(m.NotPaths)
+	if lits, ok := cm.programs.literals(); ok && len(lits) > 0 {
+		cm.programSet = set(lits...)
+	}
+	if g := m.Git; g != nil {
+		cm.gitRemotes, cm.gitRefs, cm.gitNotRefs = compileGlobs(g.Remotes), compileGlobs(g.Refs), compileGlobs(g.NotRefs)
+	}
+	if c := m.MCP; c != nil {
+		cm.mcpServers, cm.mcpTools = compileGlobs(c.Servers), compileGlobs(c.Tools)
+	}
+	if n := m.Network; n != nil {
+		cm.netHosts, cm.netNotHosts = compileGlobs(n.Hosts), compileGlobs(n.NotHosts)
 	}
 	return cm, nil
 }
@@ -393,24 +413,34 @@ func (ev *evaluation) rule(r *rule) (cavra.Match, bool, error) {
 
 func (ev *evaluation) actionLevel(m *compiledMatch) bool {
 	a := &ev.action
-	return anyGlob(m.Kinds, string(a.Kind)) && anyGlob(m.Hosts, a.Source.Host) &&
-		anyGlob(m.Tools, a.Source.Tool) && anyExact(m.Effects, string(a.Effect))
-}
-
-// anyGlob reports whether v matches one of patterns; no patterns means no constraint.
-func anyGlob(patterns []string, v string) bool {
-	if len(patterns) == 0 {
-		return true
+	if !m.kinds.any(string(a.Kind), "") || !m.hosts.any(a.Source.Host, "") ||
+		!m.tools.any(a.Source.Tool, "") || !anyExact(m.Effects, string(a.Effect)) {
+		return false
 	}
-	for _, p := range patterns {
-		if p == v {
-			return true
+	// Reject at once a match whose subjects the action does not have.
+	switch m.subject {
+	case subjectCommand:
+		if a.Command == nil || len(a.Command.Commands) == 0 {
+			return false
 		}
-		if ok, _ := doublestar.Match(p, v); ok {
-			return true
+		if m.programSet != nil {
+			for _, c := range a.Command.Commands {
+				if m.programSet[c.Program] {
+					return true
+				}
+			}
+			return false
 		}
+	case subjectFile:
+		return len(a.Files) > 0
+	case subjectGit:
+		return len(a.Git) > 0
+	case subjectMCP:
+		return a.MCP != nil
+	case subjectNetwork:
+		return len(a.Network) > 0
 	}
-	return false
+	return true
 }
 
 func anyExact(list []string, v string) bool {
@@ -470,7 +500,7 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 		}
 	case subjectGit:
 		for _, g := range a.Git {
-			if !gitMatches(m.Git, g) {
+			if !gitMatches(m, g) {
 				continue
 			}
 			if h, err := check(g, &cavra.Match{Subject: "git", Text: describeGit(g)}); h != nil || err != nil {
@@ -478,12 +508,12 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 			}
 		}
 	case subjectMCP:
-		if a.MCP != nil && anyGlob(m.MCP.Servers, a.MCP.Server) && anyGlob(m.MCP.Tools, a.MCP.Tool) {
+		if a.MCP != nil && m.mcpServers.any(a.MCP.Server, "") && m.mcpTools.any(a.MCP.Tool, "") {
 			return check(a.MCP, &cavra.Match{Subject: "mcp", Text: a.MCP.Server + "/" + a.MCP.Tool})
 		}
 	case subjectNetwork:
 		for _, n := range a.Network {
-			if !networkMatches(m.Network, n) {
+			if !networkMatches(m, n) {
 				continue
 			}
 			if h, err := check(n, &cavra.Match{Subject: "network", Text: n.URL}); h != nil || err != nil {
@@ -492,7 +522,7 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 		}
 	case subjectSecret:
 		for _, s := range ev.secretHits() {
-			if len(m.Paths) > 0 && !ev.pathMatches(m.Paths, s.Path) || ev.pathMatches(m.NotPaths, s.Path) {
+			if m.paths != nil && !m.paths.hit(s.Path, a.Home) || m.notPaths.hit(s.Path, a.Home) {
 				continue
 			}
 			if h, err := check(s, &cavra.Match{Subject: "content", Text: s.RuleID + ": " + s.Redacted}); h != nil || err != nil {
@@ -504,8 +534,27 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 }
 
 func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bool {
-	if !anyGlob(m.Programs, c.Program) || !anyExact(m.Via, c.Via) {
+	if m.programSet != nil {
+		if !m.programSet[c.Program] {
+			return false
+		}
+	} else if !m.programs.any(c.Program, "") {
 		return false
+	}
+	if !anyExact(m.Via, c.Via) {
+		return false
+	}
+	if len(m.Wrappers) > 0 {
+		found := false
+		for _, w := range c.Wrappers {
+			if anyExact(m.Wrappers, w) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
 	}
 	if len(m.Flags)+len(m.AnyFlags) > 0 {
 		flags := flagSet(c.Argv)
@@ -533,7 +582,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bo
 	if len(m.Args) > 0 {
 		found := false
 		for _, arg := range c.Argv[1:] {
-			if anyGlob(m.Args, arg) {
+			if m.args.hit(arg, "") {
 				found = true
 				break
 			}
@@ -546,7 +595,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bo
 		found := false
 		for _, o := range operands(c.Argv) {
 			p := paths.Resolve(o, dirOf(c, ev.action.Cwd), ev.action.Home)
-			if ev.pathMatches(m.Paths, p) && !ev.pathMatches(m.NotPaths, p) {
+			if m.paths.hit(p, ev.action.Home) && !m.notPaths.hit(p, ev.action.Home) {
 				found = true
 				break
 			}
@@ -609,11 +658,14 @@ func (ev *evaluation) fileMatches(m *compiledMatch, f cavra.FileOp) bool {
 	if m.ops != nil && !m.ops[string(f.Op)] {
 		return false
 	}
-	if len(m.Paths) > 0 {
-		hit := ev.pathMatches(m.Paths, f.Path) || (f.To != "" && ev.pathMatches(m.Paths, f.To))
-		if !hit || ev.pathMatches(m.NotPaths, f.Path) && (f.To == "" || ev.pathMatches(m.NotPaths, f.To)) {
+	home := ev.action.Home
+	if m.paths != nil {
+		if !m.paths.hit(f.Path, home) && (f.To == "" || !m.paths.hit(f.To, home)) {
 			return false
 		}
+	}
+	if m.notPaths != nil && m.notPaths.hit(f.Path, home) && (f.To == "" || m.notPaths.hit(f.To, home)) {
+		return false
 	}
 	if m.content != nil && !m.content.MatchString(f.Content) {
 		return false
@@ -621,27 +673,9 @@ func (ev *evaluation) fileMatches(m *compiledMatch, f cavra.FileOp) bool {
 	return true
 }
 
-// pathMatches reports whether p matches a glob; "~/" in a glob means the action's home.
-func (ev *evaluation) pathMatches(globs []string, p string) bool {
-	if p == "" {
-		return false
-	}
-	for _, g := range globs {
-		if strings.HasPrefix(g, "~/") {
-			g = strings.TrimSuffix(ev.action.Home, "/") + g[1:]
-		}
-		if g == p {
-			return true
-		}
-		if ok, _ := doublestar.Match(g, p); ok {
-			return true
-		}
-	}
-	return false
-}
-
-func gitMatches(m *GitMatch, g cavra.GitOp) bool {
-	if !anyExact(m.Subcommands, g.Subcommand) || !anyGlob(m.Remotes, g.Remote) {
+func gitMatches(cm *compiledMatch, g cavra.GitOp) bool {
+	m := cm.Git
+	if !anyExact(m.Subcommands, g.Subcommand) || !cm.gitRemotes.any(g.Remote, "") {
 		return false
 	}
 	if m.Force != nil && *m.Force != g.Force {
@@ -653,7 +687,7 @@ func gitMatches(m *GitMatch, g cavra.GitOp) bool {
 	if len(m.Refs) > 0 || len(m.NotRefs) > 0 {
 		found := false
 		for _, ref := range g.Refs {
-			if (len(m.Refs) == 0 || anyGlob(m.Refs, ref)) && (len(m.NotRefs) == 0 || !anyGlob(m.NotRefs, ref)) {
+			if cm.gitRefs.any(ref, "") && !cm.gitNotRefs.hit(ref, "") {
 				found = true
 				break
 			}
@@ -680,11 +714,9 @@ func describeGit(g cavra.GitOp) string {
 	return strings.Join(parts, " ")
 }
 
-func networkMatches(m *NetworkMatch, n cavra.NetworkRequest) bool {
-	if len(m.Hosts) > 0 && !anyGlob(m.Hosts, n.Host) {
-		return false
-	}
-	if len(m.NotHosts) > 0 && anyGlob(m.NotHosts, n.Host) {
+func networkMatches(cm *compiledMatch, n cavra.NetworkRequest) bool {
+	m := cm.Network
+	if !cm.netHosts.any(n.Host, "") || cm.netNotHosts.hit(n.Host, "") {
 		return false
 	}
 	if len(m.Schemes) > 0 {

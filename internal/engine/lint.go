@@ -33,6 +33,17 @@ func (l *Loader) Lint(name string, data []byte) []Diagnostic {
 				Message: fmt.Sprintf("rule %s: condition: %v", r.ID, err)})
 		}
 	}
+	if l.CheckRef != nil {
+		for i, r := range pack.Rules {
+			for j, ref := range r.Compliance {
+				if err := l.CheckRef(ref); err != nil {
+					n := itemNode(fieldNode(itemNode(rules, i), "compliance"), j)
+					diags = append(diags, Diagnostic{File: name, Line: n.Line, Column: n.Column,
+						Message: fmt.Sprintf("rule %s: %v", r.ID, err)})
+				}
+			}
+		}
+	}
 	extends := fieldNode(root, "extends")
 	for i, parent := range pack.Extends {
 		if _, err := l.resolve(parent, dirOfRef(l, name), nil); err != nil {

@@ -50,6 +50,8 @@ type Loader struct {
 	Builtin fs.FS
 	// ReadFile reads user pack files; os.ReadFile when nil.
 	ReadFile func(name string) ([]byte, error)
+	// CheckRef, when set, lets Lint reject compliance refs to controls that do not exist.
+	CheckRef func(ref string) error
 }
 
 // IsBuiltin reports whether ref names an embedded pack.

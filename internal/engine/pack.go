@@ -72,6 +72,7 @@ type Match struct {
 	AnyFlags    []string `yaml:"any_flags,omitempty"`   // at least one must be given
 	Args        []string `yaml:"args,omitempty"`        // glob; some argument must match
 	Via         []string `yaml:"via,omitempty"`         // how the command was reached: "sh -c", "substitution", ...
+	Wrappers    []string `yaml:"wrappers,omitempty"`    // the command runs under one of these: sudo, doas, nohup, ...
 
 	// Paths are doublestar globs over cleaned absolute paths. For a command they apply to its
 	// path-like arguments; for a file, to its path. NotPaths exempts paths from Paths.

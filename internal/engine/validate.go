@@ -32,7 +32,7 @@ func (s subjectType) String() string {
 // subjectOf says which subject a match selects, or an error when it mixes subject types.
 func subjectOf(m *Match) (subjectType, error) {
 	var kinds []subjectType
-	if len(m.Programs)+len(m.Subcommands)+len(m.Flags)+len(m.AnyFlags)+len(m.Args)+len(m.Via) > 0 {
+	if len(m.Programs)+len(m.Subcommands)+len(m.Flags)+len(m.AnyFlags)+len(m.Args)+len(m.Via)+len(m.Wrappers) > 0 {
 		kinds = append(kinds, subjectCommand)
 	}
 	if len(m.Ops) > 0 || m.Content != "" {

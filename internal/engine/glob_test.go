@@ -1,0 +1,49 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/bmatcuk/doublestar/v4"
+)
+
+// TestGlobAgreesWithDoublestar checks the fast paths against the general matcher.
+func TestGlobAgreesWithDoublestar(t *testing.T) {
+	patterns := []string{"main", "release/*", "/etc/**", "/", "/*", "**/.env", "**/.env.*", "**/.git/**", "**/id_rsa",
+		"/dev/sd*", "*.pastebin.com", "v[0-9]*", "**/*.pem", "/var/lib/**", "**"}
+	values := []string{"main", "mainline", "release/1", "release", "/etc", "/etc/passwd", "/etcetera", "/", "/tmp", "/tmp/x",
+		"/repo/.env", ".env", "/repo/.env.local", "/repo/x.env", "/repo/.git", "/repo/.git/config", "/repo/a/id_rsa", "id_rsa",
+		"/dev/sda", "a.pastebin.com", "v1.2", "/repo/k.pem", "/var/lib", "/var/library", ""}
+	for _, p := range patterns {
+		g := compileGlob(p)
+		for _, v := range values {
+			want, _ := doublestar.Match(p, v)
+			if got := g.match(v, ""); got != want {
+				t.Errorf("pattern %q value %q: fast path says %v, doublestar %v", p, v, got, want)
+			}
+		}
+	}
+}
+
+func TestHomeRelativeGlob(t *testing.T) {
+	tests := []struct {
+		pattern, value string
+		want           bool
+	}{
+		{"~/.ssh/id_*", "/home/dev/.ssh/id_rsa", true},
+		{"~/.ssh/id_*", "/home/other/.ssh/id_rsa", false},
+		{"~/.aws/credentials", "/home/dev/.aws/credentials", true},
+		{"~/.gnupg/**", "/home/dev/.gnupg/private-keys-v1.d/x.key", true},
+		{"~", "/home/dev", true},
+		{"~", "/home/dev/x", false},
+		{"~/.bashrc", "/home/dev2/.bashrc", false},
+	}
+	for _, tt := range tests {
+		g := compileGlob(tt.pattern)
+		if got := g.match(tt.value, "/home/dev/"); got != tt.want {
+			t.Errorf("%q ~ %q = %v, want %v", tt.pattern, tt.value, got, tt.want)
+		}
+		if g.match(tt.value, "") {
+			t.Errorf("%q matched %q without a home", tt.pattern, tt.value)
+		}
+	}
+}
