@@ -23,7 +23,7 @@ func newHookCmd(rt *runtime) *cobra.Command {
 		Use:   "hook",
 		Short: "Answer an agent host's hook: read its payload on stdin, decide, print its answer",
 	}
-	cmd.AddCommand(newClaudeCodeHookCmd(rt))
+	cmd.AddCommand(append([]*cobra.Command{newClaudeCodeHookCmd(rt)}, hostHookCommands(rt)...)...)
 	return cmd
 }
 
@@ -59,22 +59,9 @@ Configure it in .claude/settings.json:
 			if err != nil {
 				return failClosed(err)
 			}
-			eng, err := newEngine(cmd, rt)
-			if err != nil {
-				return failClosed(fmt.Errorf("load policy: %w", err))
-			}
-			ctx := cmd.Context()
-			normalized, err := eng.Normalize(action)
+			decision, err := governLocal(cmd, rt, logPath, action)
 			if err != nil {
 				return failClosed(err)
-			}
-			decision, err := eng.DecideNormalized(ctx, normalized)
-			if err != nil {
-				return failClosed(fmt.Errorf("decide: %w", err))
-			}
-			if err := recordDecision(cmd, rt, logPath, normalized, decision); err != nil {
-				// Evidence that cannot be written is an action that cannot be allowed.
-				return failClosed(fmt.Errorf("record decision: %w", err))
 			}
 			out, err := json.Marshal(claudecode.Render(decision))
 			if err != nil {
@@ -87,6 +74,28 @@ Configure it in .claude/settings.json:
 	addPolicyFlag(cmd)
 	cmd.Flags().StringVar(&logPath, "decision-log", "", "append each decision as a JSON line to this file (env CAVRA_DECISION_LOG; default $CAVRA_HOME/decisions.jsonl)")
 	return cmd
+}
+
+// governLocal is the one path every local hook adapter takes: normalise, decide with the chosen
+// policy, record the decision as evidence. Any error means the action must not run.
+func governLocal(cmd *cobra.Command, rt *runtime, logPath string, action cavra.Action) (cavra.Decision, error) {
+	eng, err := newEngine(cmd, rt)
+	if err != nil {
+		return cavra.Decision{}, fmt.Errorf("load policy: %w", err)
+	}
+	normalized, err := eng.Normalize(action)
+	if err != nil {
+		return cavra.Decision{}, err
+	}
+	decision, err := eng.DecideNormalized(cmd.Context(), normalized)
+	if err != nil {
+		return cavra.Decision{}, fmt.Errorf("decide: %w", err)
+	}
+	if err := recordDecision(cmd, rt, logPath, normalized, decision); err != nil {
+		// Evidence that cannot be written is an action that cannot be allowed.
+		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
+	}
+	return decision, nil
 }
 
 // recordDecision appends the decision to the local decision log.

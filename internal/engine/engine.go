@@ -257,6 +257,9 @@ func (e *Engine) Normalize(a cavra.Action) (cavra.Action, error) {
 			cmd.Commands = res.Commands
 			a.Files = append(a.Files, res.Files...)
 			for _, c := range res.Commands {
+				if c.Via == shell.ViaSSH {
+					continue // runs on another machine: its paths are not ours
+				}
 				for _, f := range deriveFiles(c) {
 					f.Path = paths.Resolve(f.Raw, dirOf(c, a.Cwd), a.Home)
 					if f.To != "" {

@@ -241,7 +241,11 @@ func (w *walker) simple(argv []field, env map[string]string, wrappers []string, 
 			sc := cx.sc
 			sc.wrappers = append(wrappers, name)
 			sc.env = r.applyEnv(env)
-			return w.payload(text, sc, cx.st.clone(), ViaEnvSplit, cx.fieldsSpan(argv[i:]), dyn)
+			st := cx.st.clone()
+			if r.chdir != "" {
+				st.moveTo(resolveDir(r.chdir, dir, cx.sc.home))
+			}
+			return w.payload(text, sc, st, ViaEnvSplit, cx.fieldsSpan(argv[i:]), dyn)
 		}
 		if next >= len(argv) {
 			break // the wrapper runs nothing else: it is the program
@@ -275,13 +279,15 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 	nested.env = env
 	args := cmd[1:]
 	switch prog := c.Program; {
-	case shellPrograms[prog]:
-		payload, stdin := shellInvocation(args)
+	case shellPrograms[prog] || looksLikeShellVariable(cmd[0]):
+		payload, stdin, operands := shellInvocation(args)
+		// Through xargs the shell gets more arguments, unknown here, after those written.
+		moreArgs := slices.Contains(wrappers, "xargs")
 		if payload >= 0 {
 			pf := args[payload]
 			cx.markPayload(pf)
-			nst := cx.st.clone()
-			nst.bindPositional(args[payload+1:])
+			nst := cx.stateFor(c)
+			nst.bindPositional(args[payload+1:], moreArgs)
 			return w.payload(pf.val, nested, nst, ViaShellC, cx.fieldsSpan(args[payload:payload+1]), pf.dyn)
 		}
 		if !stdin {
@@ -290,11 +296,11 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 		if r := stdinRedirect(cx.stmt); r != nil {
 			body, span := w.heredocText(r, cx)
 			cx.consumed[r] = true
-			nst := cx.st.clone()
-			nst.bindPositional(append([]field{{val: prog}}, args...))
+			nst := cx.stateFor(c)
+			nst.bindPositional(append([]field{{val: prog}}, args[operands:]...), moreArgs)
 			return w.payload(body.val, nested, nst, ViaHeredoc, span, body.dyn)
 		}
-		w.stdinShell = &pendingShell{sc: nested, st: cx.st}
+		w.stdinShell = &pendingShell{sc: nested, st: cx.stateFor(c)}
 	case prog == "eval":
 		if len(args) > 0 && args[0].val == "--" {
 			args = args[1:]
@@ -306,10 +312,10 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 		cx.markPayload(args...)
 		// eval runs in the current shell: its cd and assignments carry on.
 		return w.payload(text, nested, cx.st, ViaEval, cx.fieldsSpan(args), dyn)
-	case prog == "su" || prog == "runuser":
+	case prog == "su" || prog == "runuser" || prog == "script":
 		if pf, ok := suCommand(args); ok {
 			cx.markPayload(pf)
-			return w.payload(pf.val, nested, cx.st.clone(), ViaShellC, cx.fieldsSpan([]field{pf}), pf.dyn)
+			return w.payload(pf.val, nested, cx.stateFor(c), ViaShellC, cx.fieldsSpan([]field{pf}), pf.dyn)
 		}
 	case prog == "ssh":
 		if remote := sshRemote(args); len(remote) > 0 {
@@ -323,13 +329,13 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 		if rest := watchCommand(args); len(rest) > 0 {
 			text, dyn := joinFields(rest)
 			cx.markPayload(rest...)
-			return w.payload(text, nested, cx.st.clone(), ViaShellC, cx.fieldsSpan(rest), dyn)
+			return w.payload(text, nested, cx.stateFor(c), ViaShellC, cx.fieldsSpan(rest), dyn)
 		}
 	case prog == "trap":
 		rest := skipOptions(args)
 		if len(rest) >= 2 && rest[0].val != "-" && rest[0].val != "" {
 			cx.markPayload(rest[0])
-			return w.payload(rest[0].val, nested, cx.st.clone(), ViaTrap, cx.fieldsSpan(rest[:1]), rest[0].dyn)
+			return w.payload(rest[0].val, nested, cx.stateFor(c), ViaTrap, cx.fieldsSpan(rest[:1]), rest[0].dyn)
 		}
 	case prog == "alias":
 		for _, a := range args {
@@ -338,15 +344,16 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 				continue
 			}
 			cx.markPayload(a)
-			if err := w.payload(value, nested, cx.st.clone(), ViaAlias, cx.fieldsSpan([]field{a}), a.dyn); err != nil {
+			if err := w.payload(value, nested, cx.stateFor(c), ViaAlias, cx.fieldsSpan([]field{a}), a.dyn); err != nil {
 				return err
 			}
 		}
 	case prog == "find":
-		return w.findExec(args, env, wrappers, cx)
+		return w.findExec(c, args, env, wrappers, cx)
 	case prog == "cd" || prog == "pushd" || prog == "popd":
 		if !cx.sc.remote {
-			cx.st.chdir(prog, args, cx.sc.home)
+			home, _ := cx.st.lookup("HOME", cx.sc) // cd alone goes to $HOME, which the line may set
+			cx.st.chdir(prog, args, home)
 		}
 	case prog == "unset" || prog == "read" || prog == "readarray" || prog == "mapfile" || prog == "getopts":
 		for _, a := range skipOptions(args) {
@@ -356,8 +363,24 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 	return nil
 }
 
+// stateFor returns the shell state a program run by c starts from: a copy of the current one,
+// in c's directory (which a wrapper such as sudo -D or env -C may have changed).
+func (cx *cmdCtx) stateFor(c cavra.SimpleCommand) *state {
+	st := cx.st.clone()
+	if c.Dir != "" && c.Dir != st.dir {
+		st.moveTo(c.Dir)
+	}
+	return st
+}
+
+// looksLikeShellVariable reports whether an unknown program is probably a shell: $SHELL,
+// ${BASH}, $(which bash). Its -c payload is then parsed too, since judging more is safe.
+func looksLikeShellVariable(argv0 field) bool {
+	return argv0.dyn && strings.Contains(strings.ToLower(argv0.val), "sh")
+}
+
 // findExec walks the commands of find's -exec, -execdir, -ok and -okdir actions.
-func (w *walker) findExec(args []field, env map[string]string, wrappers []string, cx *cmdCtx) error {
+func (w *walker) findExec(c cavra.SimpleCommand, args []field, env map[string]string, wrappers []string, cx *cmdCtx) error {
 	for i := 0; i < len(args); i++ {
 		switch args[i].val {
 		case "-exec", "-execdir", "-ok", "-okdir":
@@ -369,7 +392,7 @@ func (w *walker) findExec(args []field, env map[string]string, wrappers []string
 			j++
 		}
 		if payload := args[i+1 : j]; len(payload) > 0 {
-			sub := &cmdCtx{sc: cx.sc, st: cx.st.clone(), payloadWords: cx.payloadWords, span: cx.fieldsSpan(payload)}
+			sub := &cmdCtx{sc: cx.sc, st: cx.stateFor(c), payloadWords: cx.payloadWords, span: cx.fieldsSpan(payload)}
 			if err := w.simple(payload, env, wrappers, ViaFindExec, sub); err != nil {
 				return err
 			}
@@ -506,30 +529,34 @@ func (w *walker) heredocText(r *syntax.Redirect, cx *cmdCtx) (field, cavra.Span)
 	return body, span
 }
 
-// bindPositional sets $0, $1, ... for a shell payload from the words after it.
-func (st *state) bindPositional(args []field) {
+// bindPositional sets $0, $1, ... for a shell payload from the words after it. When more
+// arguments follow that are not known (xargs appends its input), only the written ones are set.
+func (st *state) bindPositional(args []field, more bool) {
 	for k := range st.vars {
 		if isDigits(k) || k == "@" || k == "*" || k == "#" {
 			delete(st.vars, k)
 		}
 	}
-	allKnown := true
+	allKnown := !more
 	var all []string
 	for i, a := range args {
-		name := itoa(i)
 		if a.dyn {
-			st.unset(name)
 			allKnown = false
 			continue
 		}
-		st.set(name, a.val)
+		st.set(itoa(i), a.val)
 		if i > 0 {
 			all = append(all, a.val)
 		}
 	}
-	if allKnown {
-		st.set("@", strings.Join(all, " "))
-		st.set("*", strings.Join(all, " "))
+	if !allKnown {
+		return
+	}
+	st.set("*", strings.Join(all, " "))
+	st.set("#", itoa(len(all)))
+	if len(all) == 1 {
+		// "$@" is one word per argument: only a single argument is exactly one known word.
+		st.set("@", all[0])
 	}
 }
 

@@ -7,11 +7,18 @@
 //
 // The walk is static: nothing is executed and the filesystem is never read.
 //
-// Via is the innermost mechanism that reached a command: a command inside a pipeline inside a
-// subshell has Via "pipeline". Every element of a pipeline (first included) has Via "pipeline",
-// because each runs in its own subshell with redirected stdio. Commands nested inside a payload
-// inherit the wrappers and environment of the command that ran the payload (`sudo bash -c 'rm
-// x'` yields rm with Wrappers [sudo]), because they run with that privilege and environment.
+// Conventions of the result:
+//   - Argv words are the values after brace expansion and quote removal. A word that holds an
+//     expansion whose value is unknown keeps that expansion's source text ("$TARGET/x",
+//     "$(pwd)") and makes the command Dynamic; known variables ($HOME, $PWD, X=... earlier in
+//     the line) are substituted and split into words as the shell would.
+//   - Via is the innermost mechanism that reached a command: a command in a pipeline inside a
+//     subshell has Via "pipeline". Every element of a pipeline, the first included, has Via
+//     "pipeline", because each runs in its own subshell with redirected stdio.
+//   - Commands nested in a payload inherit the wrappers and environment of the command that
+//     ran it: `sudo bash -c 'rm x'` yields bash and rm, both with Wrappers [sudo].
+//   - An ssh remote command has Via "ssh" and no Dir; its redirections are not local files.
+//   - A line too large or too deeply nested to judge safely is an error, like a syntax error.
 package shell
 
 import (
@@ -67,8 +74,15 @@ const (
 	// maxExpandedBytes bounds the total text substituted for variables in one line: a 64 KiB
 	// value used many times must not turn a short line into gigabytes of argv.
 	maxExpandedBytes = 4 << 20
+	// maxTextBytes bounds one parsed text (the line or a payload): at the parser's worst case of
+	// ~4 KiB of stack per byte it keeps far below Go's fatal 1 GiB stack limit.
+	maxTextBytes = 128 << 10
+	// maxBracketDepth bounds bracket nesting, the cheapest way to make the parser recurse.
+	maxBracketDepth = 512
 	// maxVarValue bounds a tracked variable's value; a longer value is treated as unknown.
 	maxVarValue = 1 << 16
+	// maxVars bounds how many variables are tracked, since every subshell and branch copies them.
+	maxVars = 256
 	// maxCommands bounds how many commands one line may yield before it is refused.
 	maxCommands = 1 << 14
 )
@@ -142,6 +156,15 @@ func (w *walker) parse(text string) (*syntax.File, error) {
 	if w.budget < 0 {
 		return nil, fmt.Errorf("shell text, nested payloads included, exceeds %d bytes", maxParsedBytes)
 	}
+	// The parser recurses once per nesting level, using up to ~4 KiB of stack per input byte in
+	// arithmetic: deep enough nesting overflows the goroutine stack, which is fatal rather than
+	// a recoverable panic. Bound both the text and its bracket nesting before parsing.
+	if len(text) > maxTextBytes {
+		return nil, fmt.Errorf("shell text of %d bytes exceeds the %d-byte limit", len(text), maxTextBytes)
+	}
+	if d := bracketDepth(text); d > maxBracketDepth {
+		return nil, fmt.Errorf("brackets nest %d deep, more than the limit of %d", d, maxBracketDepth)
+	}
 	p := parserPool.Get().(*syntax.Parser)
 	f, err := p.Parse(strings.NewReader(text), "")
 	parserPool.Put(p)
@@ -168,6 +191,22 @@ func (w *walker) payload(text string, sc scope, st *state, via string, span cavr
 	sc.depth++
 	sc.dynamic = sc.dynamic || dynamic
 	return w.stmts(f.Stmts, sc, st)
+}
+
+// bracketDepth is the deepest nesting of (, { and [ in text, ignoring quoting: an estimate
+// that only has to catch pathological input cheaply.
+func bracketDepth(text string) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(text); i++ {
+		switch text[i] {
+		case '(', '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case ')', '}', ']':
+			depth = max(depth-1, 0)
+		}
+	}
+	return deepest
 }
 
 func truncate(s string, n int) string {
@@ -313,7 +352,9 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 			return nil
 		}
 		timed := sc
-		timed.wrappers = append(slices.Clip(sc.wrappers), "time")
+		if n := len(sc.wrappers); n == 0 || sc.wrappers[n-1] != "time" { // `time time x` times once
+			timed.wrappers = append(slices.Clip(sc.wrappers), "time")
+		}
 		if _, ok := x.Stmt.Cmd.(*syntax.CallExpr); ok {
 			timed.timeAt = x.Time
 		}

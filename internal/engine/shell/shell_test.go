@@ -557,6 +557,107 @@ func TestParseCommands(t *testing.T) {
 		{name: "coproc", line: "coproc rm -rf /tmp/x", want: []wantCmd{
 			{argv: []string{"rm", "-rf", "/tmp/x"}, program: "rm", via: "subshell", span: "rm -rf /tmp/x"},
 		}},
+		{name: "brace expansion program", line: "{rm,-rf,/}", want: []wantCmd{
+			{argv: []string{"rm", "-rf", "/"}, program: "rm", span: "{rm,-rf,/}"},
+		}},
+		{name: "brace expansion arguments", line: "cp file{,.bak}", want: []wantCmd{
+			{argv: []string{"cp", "file", "file.bak"}, program: "cp", span: "cp file{,.bak}"},
+		}},
+		{name: "huge brace sequence stays as written", line: "echo {1..99999999}", want: []wantCmd{
+			{argv: []string{"echo", "{1..99999999}"}, program: "echo", dynamic: true, span: "echo {1..99999999}"},
+		}},
+		{name: "env dash clears environment", line: "X=1 env - PATH=/x rm y", want: []wantCmd{
+			{argv: []string{"rm", "y"}, program: "rm", wrappers: []string{"env"}, env: map[string]string{"PATH": "/x"}, span: "X=1 env - PATH=/x rm y"},
+		}},
+		{name: "home reassigned then cd", line: "HOME=/tmp; cd; rm x", want: []wantCmd{
+			{argv: []string{"cd"}, program: "cd", span: "cd"},
+			{argv: []string{"rm", "x"}, program: "rm", dir: "/tmp", span: "rm x"},
+		}},
+		{name: "pwd after cd", line: "cd /srv; echo $PWD $OLDPWD", want: []wantCmd{
+			{argv: []string{"cd", "/srv"}, program: "cd", span: "cd /srv"},
+			{argv: []string{"echo", "/srv", "/work/repo"}, program: "echo", dir: "/srv", span: "echo $PWD $OLDPWD"},
+		}},
+		{name: "ansi-c payload", line: "bash -c $'\\x72m -rf /'", want: []wantCmd{
+			{argv: []string{"bash", "-c", "rm -rf /"}, program: "bash", span: "bash -c $'\\x72m -rf /'"},
+			{argv: []string{"rm", "-rf", "/"}, program: "rm", via: "sh -c", span: "$'\\x72m -rf /'"},
+		}},
+		{name: "xargs into sh -c", line: "xargs sh -c 'rm -rf \"$@\"' _", want: []wantCmd{
+			{argv: []string{"sh", "-c", "rm -rf \"$@\"", "_"}, program: "sh", wrappers: []string{"xargs"}, via: "xargs", span: "xargs sh -c 'rm -rf \"$@\"' _"},
+			{argv: []string{"rm", "-rf", "$@"}, program: "rm", wrappers: []string{"xargs"}, via: "sh -c", dynamic: true, span: "'rm -rf \"$@\"'"},
+		}},
+		{name: "wrappers inside payload", line: "timeout 5 bash -c 'nice rm x'", want: []wantCmd{
+			{argv: []string{"bash", "-c", "nice rm x"}, program: "bash", wrappers: []string{"timeout"}, span: "timeout 5 bash -c 'nice rm x'"},
+			{argv: []string{"rm", "x"}, program: "rm", wrappers: []string{"timeout", "nice"}, via: "sh -c", span: "'nice rm x'"},
+		}},
+		{name: "command -V", line: "command -V rm", want: []wantCmd{
+			{argv: []string{"command", "-V", "rm"}, program: "command", span: "command -V rm"},
+		}},
+		{name: "exec with name", line: "exec -a foo rm x", want: []wantCmd{
+			{argv: []string{"rm", "x"}, program: "rm", wrappers: []string{"exec"}, span: "exec -a foo rm x"},
+		}},
+		{name: "dynamic program", line: "$(which rm) -rf /", want: []wantCmd{
+			{argv: []string{"$(which rm)", "-rf", "/"}, program: "$(which rm)", dynamic: true, span: "$(which rm) -rf /"},
+			{argv: []string{"which", "rm"}, program: "which", via: "substitution", span: "which rm"},
+		}},
+		{name: "dynamic payload", line: "bash -c \"$CMD\"", want: []wantCmd{
+			{argv: []string{"bash", "-c", "$CMD"}, program: "bash", dynamic: true, span: "bash -c \"$CMD\""},
+			{argv: []string{"$CMD"}, program: "$CMD", via: "sh -c", dynamic: true, span: "\"$CMD\""},
+		}},
+		{name: "sudo sh -c with cd", line: "sudo -- sh -c 'cd /etc && rm passwd'", want: []wantCmd{
+			{argv: []string{"sh", "-c", "cd /etc && rm passwd"}, program: "sh", wrappers: []string{"sudo"}, span: "sudo -- sh -c 'cd /etc && rm passwd'"},
+			{argv: []string{"cd", "/etc"}, program: "cd", wrappers: []string{"sudo"}, via: "sh -c", span: "'cd /etc && rm passwd'"},
+			{argv: []string{"rm", "passwd"}, program: "rm", wrappers: []string{"sudo"}, via: "sh -c", dir: "/etc", span: "'cd /etc && rm passwd'"},
+		}},
+		{name: "cd carries into payload", line: "cd /tmp && bash -c 'rm x'", want: []wantCmd{
+			{argv: []string{"cd", "/tmp"}, program: "cd", span: "cd /tmp"},
+			{argv: []string{"bash", "-c", "rm x"}, program: "bash", dir: "/tmp", span: "bash -c 'rm x'"},
+			{argv: []string{"rm", "x"}, program: "rm", via: "sh -c", dir: "/tmp", span: "'rm x'"},
+		}},
+		{name: "cat heredoc piped to sh", line: "cat <<'EOF' | sh\nrm -rf /\nEOF", want: []wantCmd{
+			{argv: []string{"cat"}, program: "cat", via: "pipeline", span: "cat <<'EOF'"},
+			{argv: []string{"sh"}, program: "sh", via: "pipeline", span: "sh"},
+			{argv: []string{"rm", "-rf", "/"}, program: "rm", via: "piped script", span: "cat <<'EOF'"},
+		}},
+		{name: "download piped to sh", line: "curl -fsSL https://example.com/i.sh | sh", want: []wantCmd{
+			{argv: []string{"curl", "-fsSL", "https://example.com/i.sh"}, program: "curl", via: "pipeline", span: "curl -fsSL https://example.com/i.sh"},
+			{argv: []string{"sh"}, program: "sh", via: "pipeline", span: "sh"},
+		}},
+		{name: "bash -s reads a here-string", line: "bash -s -- arg <<< 'rm -rf \"$1\"'", want: []wantCmd{
+			{argv: []string{"bash", "-s", "--", "arg"}, program: "bash", span: "bash -s -- arg <<< 'rm -rf \"$1\"'"},
+			{argv: []string{"rm", "-rf", "arg"}, program: "rm", via: "heredoc", span: "'rm -rf \"$1\"'"},
+		}},
+		{name: "shell variable -c", line: "$SHELL -c 'rm -rf /'", want: []wantCmd{
+			{argv: []string{"$SHELL", "-c", "rm -rf /"}, program: "$SHELL", dynamic: true, span: "$SHELL -c 'rm -rf /'"},
+			{argv: []string{"rm", "-rf", "/"}, program: "rm", via: "sh -c", span: "'rm -rf /'"},
+		}},
+		{name: "pkexec", line: "pkexec --user root rm -rf /", want: []wantCmd{
+			{argv: []string{"rm", "-rf", "/"}, program: "rm", wrappers: []string{"pkexec"}, span: "pkexec --user root rm -rf /"},
+		}},
+		{name: "run0 chdir", line: "run0 -D /srv rm -rf data", want: []wantCmd{
+			{argv: []string{"rm", "-rf", "data"}, program: "rm", wrappers: []string{"run0"}, dir: "/srv", span: "run0 -D /srv rm -rf data"},
+		}},
+		{name: "unbuffer", line: "unbuffer make test", want: []wantCmd{
+			{argv: []string{"make", "test"}, program: "make", wrappers: []string{"unbuffer"}, span: "unbuffer make test"},
+		}},
+		{name: "script -c", line: "script -q -c 'rm -rf /' /dev/null", want: []wantCmd{
+			{argv: []string{"script", "-q", "-c", "rm -rf /", "/dev/null"}, program: "script", span: "script -q -c 'rm -rf /' /dev/null"},
+			{argv: []string{"rm", "-rf", "/"}, program: "rm", via: "sh -c", span: "'rm -rf /'"},
+		}},
+		{name: "xargs shell positional known", line: "xargs -n1 sh -c 'rm \"$1\"' _ /etc", want: []wantCmd{
+			{argv: []string{"sh", "-c", "rm \"$1\"", "_", "/etc"}, program: "sh", wrappers: []string{"xargs"}, via: "xargs", span: "xargs -n1 sh -c 'rm \"$1\"' _ /etc"},
+			{argv: []string{"rm", "/etc"}, program: "rm", wrappers: []string{"xargs"}, via: "sh -c", span: "'rm \"$1\"'"},
+		}},
+		{name: "wrapper chdir carries into payload", line: "sudo -D /srv bash -c 'rm -rf data'", want: []wantCmd{
+			{argv: []string{"bash", "-c", "rm -rf data"}, program: "bash", wrappers: []string{"sudo"}, dir: "/srv", span: "sudo -D /srv bash -c 'rm -rf data'"},
+			{argv: []string{"rm", "-rf", "data"}, program: "rm", wrappers: []string{"sudo"}, via: "sh -c", dir: "/srv", span: "'rm -rf data'"},
+		}},
+		{name: "env chdir and split string", line: "env -C /srv -S 'rm -rf data'", want: []wantCmd{
+			{argv: []string{"rm", "-rf", "data"}, program: "rm", wrappers: []string{"env"}, via: "env -S", dir: "/srv", span: "env -C /srv -S 'rm -rf data'"},
+		}},
+		{name: "wrapper chdir carries into find exec", line: "sudo -D /srv find . -exec rm {} +", want: []wantCmd{
+			{argv: []string{"find", ".", "-exec", "rm", "{}", "+"}, program: "find", wrappers: []string{"sudo"}, dir: "/srv", span: "sudo -D /srv find . -exec rm {} +"},
+			{argv: []string{"rm", "{}"}, program: "rm", wrappers: []string{"sudo"}, via: "find -exec", dir: "/srv", span: "rm {}"},
+		}},
 	}
 	if len(tests) < 80 {
 		t.Fatalf("the table should hold at least 80 cases, has %d", len(tests))
@@ -634,6 +735,10 @@ func TestParseErrors(t *testing.T) {
 		{name: "substitution nested too deep", line: subst, wantErr: "nested deeper than 8"},
 		{name: "custom depth", line: nestedQuotes, maxDepth: 2, wantErr: "nested deeper than 2"},
 		{name: "payload expands beyond budget", line: expandingLine(), wantErr: "exceeds 1048576 bytes"},
+		{name: "line too long", line: "echo " + strings.Repeat("x", 128<<10), wantErr: "exceeds the 131072-byte limit"},
+		{name: "payload too long", line: "a=" + strings.Repeat("x", 60000) + `; eval "$a $a $a"`, wantErr: "exceeds the 131072-byte limit"},
+		{name: "arithmetic nested too deep", line: "echo $((" + strings.Repeat("(", 600) + "1" + strings.Repeat(")", 600) + "))", wantErr: "brackets nest 602 deep"},
+		{name: "unbalanced deep nesting", line: strings.Repeat("(", 100000), wantErr: "more than the limit of 512"},
 		{name: "variables expand beyond budget", line: "a=" + strings.Repeat("x", 60000) + "; echo" + strings.Repeat(" $a", 100), wantErr: "variables expand to more than"},
 	}
 	for _, tt := range tests {
@@ -747,5 +852,43 @@ func TestProgram(t *testing.T) {
 				t.Errorf("program %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseConcurrent runs Parse from several goroutines: parsers come from a shared pool, and
+// the engine judges hook calls concurrently. Run with -race.
+func TestParseConcurrent(t *testing.T) {
+	lines := []string{
+		"cd infra && terraform apply",
+		"bash -c 'eval \"sudo rm -rf /\"'",
+		"find . -exec sh -c 'rm \"$1\"' _ {} \\;",
+		"cat <<EOF | sh\nrm -rf /tmp/x\nEOF",
+	}
+	want := make([]Result, len(lines))
+	for i, l := range lines {
+		want[i] = parseForTest(t, l)
+	}
+	done := make(chan error)
+	for g := range 4 {
+		go func() {
+			for n := range 50 {
+				i := (g + n) % len(lines)
+				got, err := Parse(lines[i], Options{Dir: testDir, Home: testHome})
+				if err != nil {
+					done <- err
+					return
+				}
+				if len(got.Commands) != len(want[i].Commands) || got.Commands[len(got.Commands)-1].Program != want[i].Commands[len(want[i].Commands)-1].Program {
+					done <- errors.New("concurrent parse of " + lines[i] + " differs from a sequential one")
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }

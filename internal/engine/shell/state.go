@@ -32,6 +32,9 @@ func (st *state) set(name, value string) {
 		st.unset(name)
 		return
 	}
+	if _, known := st.vars[name]; !known && len(st.vars) >= maxVars {
+		return // the variable stays unknown: its uses are marked dynamic
+	}
 	if st.vars == nil {
 		st.vars = map[string]string{}
 	}
@@ -50,6 +53,8 @@ func (st *state) lookup(name string, sc scope) (string, bool) {
 		return sc.home, sc.home != ""
 	case "PWD":
 		return st.dir, st.dir != ""
+	case "OLDPWD":
+		return st.oldDir, st.oldDir != ""
 	}
 	return "", false
 }
@@ -62,7 +67,7 @@ func (st *state) merge(outcomes ...*state) {
 		return
 	}
 	first := outcomes[0]
-	vars := map[string]string{}
+	var vars map[string]string
 	for k, v := range first.vars {
 		agreed := true
 		for _, o := range outcomes[1:] {
@@ -72,6 +77,9 @@ func (st *state) merge(outcomes ...*state) {
 			}
 		}
 		if agreed {
+			if vars == nil {
+				vars = map[string]string{}
+			}
 			vars[k] = v
 		}
 	}
@@ -144,4 +152,7 @@ func (st *state) chdir(program string, args []field, home string) {
 func (st *state) moveTo(dir string) {
 	st.oldDir = st.dir
 	st.dir = dir
+	// cd sets PWD and OLDPWD; a value assigned to them before is no longer current.
+	st.unset("PWD")
+	st.unset("OLDPWD")
 }

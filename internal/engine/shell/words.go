@@ -1,10 +1,12 @@
 package shell
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -86,14 +88,72 @@ func (b *fieldBuilder) flush() {
 	b.started, b.dyn, b.progFrom = false, false, 0
 }
 
-// fields expands an argv word into zero or more fields.
+// maxBraceWords bounds how many words one brace expansion may produce; {1..99999999} is kept
+// as written (and marked dynamic) instead.
+const maxBraceWords = 1024
+
+// fields expands an argv word into zero or more fields: brace expansion ({rm,-rf,/} is three
+// words), then quote removal, variable substitution and word splitting.
 func (w *walker) fields(word *syntax.Word, sc scope, st *state, out []field) []field {
-	b := fieldBuilder{out: out, start: word.Pos(), end: word.End(), splitting: true}
+	if split := splitBraces(word); split != nil {
+		if words, ok := braceWords(split); ok {
+			for _, bw := range words {
+				out = w.fieldsOf(bw, word, sc, st, out)
+			}
+			return out
+		}
+		b := fieldBuilder{out: out, start: word.Pos(), end: word.End()}
+		b.dynamic(sc.text(word.Pos(), word.End()))
+		b.flush()
+		return b.out
+	}
+	return w.fieldsOf(word, word, sc, st, out)
+}
+
+// fieldsOf expands word, one brace-expanded form of orig.
+func (w *walker) fieldsOf(word, orig *syntax.Word, sc scope, st *state, out []field) []field {
+	b := fieldBuilder{out: out, start: orig.Pos(), end: orig.End(), splitting: true}
 	for _, p := range word.Parts {
 		w.part(&b, p, unquoted, sc, st)
 	}
 	b.flush()
 	return b.out
+}
+
+// splitBraces returns a copy of word with its brace expansions as syntax.BraceExp parts, or nil
+// when it has none. The tree itself is left as parsed: syntax.Walk does not know BraceExp.
+func splitBraces(word *syntax.Word) *syntax.Word {
+	candidate := false
+	for _, p := range word.Parts {
+		if lit, ok := p.(*syntax.Lit); ok && strings.IndexByte(lit.Value, '{') >= 0 && strings.IndexByte(lit.Value, '}') >= 0 {
+			candidate = true
+			break
+		}
+	}
+	if !candidate {
+		return nil
+	}
+	split := &syntax.Word{Parts: slices.Clone(word.Parts)}
+	syntax.SplitBraces(split)
+	for _, p := range split.Parts {
+		if _, ok := p.(*syntax.BraceExp); ok {
+			return split
+		}
+	}
+	return nil
+}
+
+// braceWords expands the brace expansions of word, or reports false when it would make more
+// than maxBraceWords words.
+func braceWords(word *syntax.Word) ([]*syntax.Word, bool) {
+	var words []*syntax.Word
+	for bw, err := range expand.BracesSeq(nil, word) {
+		if err != nil || len(words) == maxBraceWords {
+			return nil, false
+		}
+		words = append(words, bw)
+	}
+	return words, true
 }
 
 // wordString expands a word where no splitting happens (assignment values, redirection targets,

@@ -59,6 +59,15 @@ var wrapperSpecs = map[string]*wrapperSpec{
 	"builtin": {noOptions: true},
 	"exec":    {argShort: "a"},
 	"busybox": {noOptions: true},
+	"pkexec":  {argLong: []string{"user"}, stopLong: []string{"help", "version"}},
+	"run0": {
+		argShort: "uDg",
+		argLong: []string{"user", "group", "chdir", "unit", "property", "description", "slice",
+			"nice", "setenv", "background"},
+		stopLong: []string{"help", "version"},
+		chdir:    []string{"-D", "--chdir"},
+	},
+	"unbuffer": {},
 	"xargs": {
 		argShort: "adEILnPs",
 		argLong: []string{"arg-file", "delimiter", "max-args", "max-procs", "max-chars",
@@ -92,6 +101,11 @@ options:
 		if a == "--" {
 			i++
 			break
+		}
+		if a == "-" && s.envOptions { // `env - cmd` is the old spelling of env -i
+			r.opts = append(r.opts, opt{"-i", ""})
+			i++
+			continue
 		}
 		if len(a) < 2 || a[0] != '-' {
 			break
@@ -217,9 +231,10 @@ var shellPrograms = map[string]bool{
 	"rbash": true, "yash": true, "posh": true, "ksh93": true, "oksh": true,
 }
 
-// shellInvocation finds, in a shell's arguments, the index of its -c payload (-1 if none), and
-// whether the shell reads its script from stdin (no -c, no script file, or -s).
-func shellInvocation(args []field) (payload int, stdin bool) {
+// shellInvocation finds, in a shell's arguments, the index of its -c payload (-1 if none),
+// whether the shell reads its script from stdin (no -c, no script file, or -s), and the index of
+// its first operand after the options.
+func shellInvocation(args []field) (payload int, stdin bool, operands int) {
 	hasC, hasS := false, false
 	i := 0
 	for i < len(args) {
@@ -253,11 +268,11 @@ func shellInvocation(args []field) (payload int, stdin bool) {
 	}
 	if hasC {
 		if i < len(args) {
-			return i, false
+			return i, false, i
 		}
-		return -1, false
+		return -1, false, i
 	}
-	return -1, hasS || i >= len(args)
+	return -1, hasS || i >= len(args), i
 }
 
 // suCommand finds su's -c/--command payload.
