@@ -67,8 +67,10 @@ type allowlistSpec struct {
 	HasCommits  bool     // commit checks: never satisfied, a scanned text has no commit
 }
 
-// Scanner finds secrets in text. It is safe for concurrent use; build one with New.
+// Scanner finds secrets in text. It is safe for concurrent use; build one with New (a zero
+// Scanner also works and uses the default rules).
 type Scanner struct {
+	setup   sync.Once
 	rules   []ruleSpec
 	globals []allowlistSpec
 	index   *keywordIndex
@@ -81,11 +83,16 @@ type Scanner struct {
 	globalErr  error
 }
 
+// lazyRule compiles a rule's expression on first use, and its allowlists only when a match
+// first needs them: most texts that trigger a rule hold no match.
 type lazyRule struct {
-	once  sync.Once
-	re    *regexp.Regexp
-	allow []compiledAllowlist
-	err   error
+	once sync.Once
+	re   *regexp.Regexp
+	err  error
+
+	allowOnce sync.Once
+	allow     []compiledAllowlist
+	allowErr  error
 }
 
 type compiledAllowlist struct {
@@ -99,18 +106,25 @@ func New() *Scanner {
 }
 
 func newScanner(rules []ruleSpec, globals []allowlistSpec) *Scanner {
-	s := &Scanner{
-		rules:    rules,
-		globals:  globals,
-		compiled: make([]lazyRule, len(rules)),
-	}
-	s.index = newKeywordIndex(rules)
-	for i, r := range rules {
-		if len(r.Keywords) == 0 {
-			s.alwaysRun = append(s.alwaysRun, i)
-		}
-	}
+	s := &Scanner{rules: rules, globals: globals}
+	s.ready()
 	return s
+}
+
+// ready builds the keyword index once; a zero Scanner gets the default rules.
+func (s *Scanner) ready() {
+	s.setup.Do(func() {
+		if s.rules == nil {
+			s.rules, s.globals = defaultRules, defaultGlobalAllowlists
+		}
+		s.compiled = make([]lazyRule, len(s.rules))
+		s.index = newKeywordIndex(s.rules)
+		for i, r := range s.rules {
+			if len(r.Keywords) == 0 {
+				s.alwaysRun = append(s.alwaysRun, i)
+			}
+		}
+	})
 }
 
 // candidate is a finding before the generic-rule precedence filter, with the fields gitleaks
@@ -171,6 +185,7 @@ func (s *Scanner) scan(text string) []candidate {
 	if text == "" {
 		return nil
 	}
+	s.ready()
 	hits := s.index.rulesIn(text)
 	for _, i := range s.alwaysRun {
 		hits.set(i)
@@ -214,19 +229,23 @@ func (s *Scanner) rule(i int) *lazyRule {
 	lr := &s.compiled[i]
 	lr.once.Do(func() {
 		spec := &s.rules[i]
-		re, err := regexp.Compile(spec.Regex)
-		if err != nil {
-			lr.err = fmt.Errorf("compile rule %s: %w", spec.ID, err)
-			return
+		lr.re, lr.err = regexp.Compile(spec.Regex)
+		if lr.err != nil {
+			lr.err = fmt.Errorf("compile rule %s: %w", spec.ID, lr.err)
 		}
-		allow, err := compileAllowlists(spec.Allowlists)
-		if err != nil {
-			lr.err = fmt.Errorf("compile allowlist of rule %s: %w", spec.ID, err)
-			return
-		}
-		lr.re, lr.allow = re, allow
 	})
 	return lr
+}
+
+func (s *Scanner) ruleAllowlists(i int) ([]compiledAllowlist, error) {
+	lr := &s.compiled[i]
+	lr.allowOnce.Do(func() {
+		lr.allow, lr.allowErr = compileAllowlists(s.rules[i].Allowlists)
+		if lr.allowErr != nil {
+			lr.allowErr = fmt.Errorf("compile allowlist of rule %s: %w", s.rules[i].ID, lr.allowErr)
+		}
+	})
+	return lr.allow, lr.allowErr
 }
 
 func (s *Scanner) globalAllowlists() ([]compiledAllowlist, error) {
@@ -296,7 +315,14 @@ func (s *Scanner) detectRule(i int, t *textScan) []candidate {
 		if err != nil {
 			return []candidate{{rule: i, ruleError: err}}
 		}
-		if allowed(globals, secret, match, line) || allowed(lr.allow, secret, match, line) {
+		if allowed(globals, secret, match, line) {
+			continue
+		}
+		own, err := s.ruleAllowlists(i)
+		if err != nil {
+			return []candidate{{rule: i, ruleError: err}}
+		}
+		if allowed(own, secret, match, line) {
 			continue
 		}
 		leading := len(text[m[0]:m[1]]) - len(strings.TrimLeft(text[m[0]:m[1]], "\n"))
@@ -404,7 +430,7 @@ func preferSpecific(rules []ruleSpec, cands []candidate) []candidate {
 		if c.ruleError == nil && isGeneric(c) {
 			for _, o := range cands {
 				if o.ruleError == nil && o.glLine == c.glLine && o.rule != c.rule && !isGeneric(o) &&
-					rules[o.rule].ID != rules[c.rule].ID && strings.Contains(o.secret, c.secret) {
+					strings.Contains(o.secret, c.secret) {
 					keep = false
 					break
 				}

@@ -369,11 +369,22 @@ func TestAWSExampleKeyIsAllowlisted(t *testing.T) {
 	}
 }
 
+func TestZeroScannerUsesDefaultRules(t *testing.T) {
+	var s Scanner
+	ghp := newFakeSecrets(4).githubPAT()
+	if _, ok := findRule(s.Scan("x := \""+ghp+"\""), "github-pat"); !ok {
+		t.Fatal("zero Scanner did not find a github-pat")
+	}
+}
+
 func TestEveryRuleCompiles(t *testing.T) {
 	s := New()
 	for i, r := range s.rules {
 		if lr := s.rule(i); lr.err != nil {
 			t.Errorf("rule %s: %v", r.ID, lr.err)
+		}
+		if _, err := s.ruleAllowlists(i); err != nil {
+			t.Errorf("rule %s: %v", r.ID, err)
 		}
 	}
 	if _, err := s.globalAllowlists(); err != nil {
