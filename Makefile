@@ -17,12 +17,14 @@ run: build
 	@./$(BIN) policy list
 	@echo '{"kind":"command.exec","cwd":"/repo","command":{"line":"git push --force origin main"}}' | ./$(BIN) eval
 
-# Installs what Go cannot fetch (SoftHSM2 for the PKCS#11 tests), then vets and runs every test.
+# Installs what Go cannot fetch (SoftHSM2 and local-kms for the key-custody tests, the npm MCP
+# servers for the gateway tests), then vets and runs every test.
 test: test-deps vet
 	$(GO) test -count=1 $(PKGS)
 
 test-deps:
 	@sh scripts/install-test-deps.sh
+	@sh scripts/install-mcp-peers.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/cavra-dev/cavra"
-	"github.com/cavra-dev/cavra/internal/decisionlog"
+	"github.com/cavra-dev/cavra/internal/audit"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
 )
 
@@ -93,32 +92,34 @@ func TestHookClaudeCode(t *testing.T) {
 			if (out.AdditionalContext != "") != tt.context {
 				t.Fatalf("additionalContext = %q", out.AdditionalContext)
 			}
-			records := readDecisionLog(t, filepath.Join(env["CAVRA_HOME"], "decisions.jsonl"))
+			records := readDecisions(t, env["CAVRA_HOME"])
 			if len(records) != 1 || records[0].Decision.ID == "" || records[0].Action.Source.Host != "claude-code" {
 				t.Fatalf("decision log = %+v", records)
+			}
+			if r := runCLI(t, env, "", "audit", "verify"); r.code != 0 {
+				t.Fatalf("audit verify after the hook: exit %d: %s%s", r.code, r.stdout, r.stderr)
 			}
 		})
 	}
 }
 
-func readDecisionLog(t *testing.T, path string) []decisionlog.Record {
+// readDecisions returns the decisions recorded in the data home's audit log, oldest first.
+func readDecisions(t *testing.T, root string) []cavra.DecisionRecord {
 	t.Helper()
-	f, err := os.Open(path)
+	ctx := context.Background()
+	log, closeLog, err := audit.OpenLocal(ctx, root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []decisionlog.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<24)
-	for sc.Scan() {
-		var r decisionlog.Record
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, r)
+	defer closeLog()
+	recs, err := log.Store().Decisions(ctx, cavra.DecisionQuery{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	for i, j := 0, len(recs)-1; i < j; i, j = i+1, j-1 {
+		recs[i], recs[j] = recs[j], recs[i]
+	}
+	return recs
 }
 
 func TestHookFailsClosed(t *testing.T) {

@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cavra-dev/cavra"
-	"github.com/cavra-dev/cavra/internal/decisionlog"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
 )
 
@@ -72,7 +69,7 @@ Configure it in .claude/settings.json:
 		},
 	}
 	addPolicyFlag(cmd)
-	cmd.Flags().StringVar(&logPath, "decision-log", "", "append each decision as a JSON line to this file (env CAVRA_DECISION_LOG; default $CAVRA_HOME/decisions.jsonl)")
+	cmd.Flags().StringVar(&logPath, "decision-log", "", "also append each decision as a JSON line to this file (env CAVRA_DECISION_LOG)")
 	return cmd
 }
 
@@ -91,39 +88,17 @@ func governLocal(cmd *cobra.Command, rt *runtime, logPath string, action cavra.A
 	if err != nil {
 		return cavra.Decision{}, fmt.Errorf("decide: %w", err)
 	}
-	if err := recordDecision(cmd, rt, logPath, normalized, decision); err != nil {
-		// Evidence that cannot be written is an action that cannot be allowed.
+	// Evidence that cannot be written is an action that cannot be allowed.
+	ev, err := openEvidence(cmd.Context(), rt, logPath)
+	if err != nil {
+		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
+	}
+	if err := ev.RecordDecision(cmd.Context(), normalized, decision); err != nil {
+		ev.Close()
+		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
+	}
+	if err := ev.Close(); err != nil {
 		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
 	}
 	return decision, nil
-}
-
-// recordDecision appends the decision to the local decision log.
-func recordDecision(cmd *cobra.Command, rt *runtime, path string, a cavra.Action, d cavra.Decision) error {
-	if path == "" {
-		path = rt.getenv("CAVRA_DECISION_LOG")
-	}
-	if path == "" {
-		home, err := dataHome(rt)
-		if err != nil {
-			return err
-		}
-		path = filepath.Join(home, "decisions.jsonl")
-	}
-	return decisionlog.New(path).RecordDecision(cmd.Context(), a, d)
-}
-
-// dataHome is $CAVRA_HOME, or cavra under the user's data directory.
-func dataHome(rt *runtime) (string, error) {
-	if h := rt.getenv("CAVRA_HOME"); h != "" {
-		return h, nil
-	}
-	if x := rt.getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "cavra"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the data home: set CAVRA_HOME: %w", err)
-	}
-	return filepath.Join(home, ".local", "share", "cavra"), nil
 }

@@ -31,9 +31,10 @@ type Case struct {
 	Delete  string     `yaml:"delete,omitempty"`
 	Fetch   string     `yaml:"fetch,omitempty"`
 	MCP     *MCPCase   `yaml:"mcp,omitempty"`
-	// Action is the full canonical action, for everything else.
-	Action *yaml.Node `yaml:"action,omitempty"`
-	Cwd    string     `yaml:"cwd,omitempty"`
+	// Action is the full canonical action, for everything else. A yaml.Node value, not a
+	// pointer: yaml.v3 decodes into a *yaml.Node as if it were an ordinary struct.
+	Action yaml.Node `yaml:"action,omitempty"`
+	Cwd    string    `yaml:"cwd,omitempty"`
 
 	Expect string `yaml:"expect"`
 	Rule   string `yaml:"rule,omitempty"`
@@ -134,10 +135,10 @@ func (c *Case) action(s *Suite) (cavra.Action, error) {
 		a.Kind = cavra.KindMCPCall
 		a.MCP = &cavra.MCPCall{Server: c.MCP.Server, Tool: c.MCP.Tool, Method: "tools/call", Arguments: c.MCP.Arguments}
 	}
-	if c.Action != nil {
+	if c.Action.Kind != 0 {
 		forms++
 		var full cavra.Action
-		if err := decodeActionNode(c.Action, &full); err != nil {
+		if err := decodeActionNode(&c.Action, &full); err != nil {
 			return a, err
 		}
 		if full.Cwd == "" {

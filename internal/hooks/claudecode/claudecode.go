@@ -30,6 +30,10 @@ type Payload struct {
 	ToolUseID      string          `json:"tool_use_id"`
 	AgentID        string          `json:"agent_id"`
 	AgentType      string          `json:"agent_type"`
+	// ToolResponse is the tool's result, on PostToolUse.
+	ToolResponse json.RawMessage `json:"tool_response"`
+	// Prompt is the user's prompt, on UserPromptSubmit.
+	Prompt *string `json:"prompt"`
 }
 
 // Parse decodes and checks a PreToolUse payload.

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/audit"
+	"github.com/cavra-dev/cavra/internal/decisionlog"
+	"github.com/cavra-dev/cavra/internal/home"
+)
+
+// evidence records decisions in the data home's signed audit log, in the same transaction as
+// the decision row, and mirrors each as a JSON line when asked (--decision-log or
+// $CAVRA_DECISION_LOG), for tools that tail a file.
+type evidence struct {
+	log      *audit.Log
+	closeLog func() error
+	mirror   *decisionlog.Log
+}
+
+// openEvidence opens the audit log of the data home, creating the home on first use.
+func openEvidence(ctx context.Context, rt *runtime, mirrorFlag string) (*evidence, error) {
+	root, err := dataHome(rt)
+	if err != nil {
+		return nil, err
+	}
+	log, closeLog, err := audit.OpenLocal(ctx, root, rt.logger)
+	if err != nil {
+		return nil, err
+	}
+	ev := &evidence{log: log, closeLog: closeLog}
+	if mirror := firstNonEmpty(mirrorFlag, rt.getenv("CAVRA_DECISION_LOG")); mirror != "" {
+		ev.mirror = decisionlog.New(mirror)
+	}
+	return ev, nil
+}
+
+// RecordDecision appends the decision to the audit log, then to the mirror.
+func (e *evidence) RecordDecision(ctx context.Context, a cavra.Action, d cavra.Decision) error {
+	if err := e.log.RecordDecision(ctx, a, d); err != nil {
+		return err
+	}
+	if e.mirror != nil {
+		return e.mirror.RecordDecision(ctx, a, d)
+	}
+	return nil
+}
+
+// Close closes the audit log's database.
+func (e *evidence) Close() error { return e.closeLog() }
+
+// dataHome is the data home: $CAVRA_HOME, else cavra under the user's data directory.
+func dataHome(rt *runtime) (string, error) {
+	dir, err := home.Dir(rt.getenv)
+	if err != nil {
+		return "", errors.Join(err, errors.New("set CAVRA_HOME to choose the data home"))
+	}
+	return dir, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
