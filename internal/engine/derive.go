@@ -13,7 +13,7 @@ var (
 	deletePrograms = set("rm", "rmdir", "unlink", "shred", "srm", "trash", "trash-put")
 	readPrograms   = set("cat", "tac", "less", "more", "head", "tail", "bat", "batcat", "nl", "base64",
 		"base32", "xxd", "od", "hexdump", "strings", "source", ".", "vi", "vim", "nvim", "nano", "emacs",
-		"view", "sort", "uniq", "wc", "md5sum", "sha1sum", "sha256sum", "openssl", "gpg", "jq", "yq", "diff",
+		"view", "sort", "uniq", "wc", "md5sum", "sha1sum", "sha256sum", "gpg", "jq", "yq", "diff",
 		"cmp", "awk", "gawk", "cut", "paste", "column", "file", "stat", "gzip", "zcat", "tar", "zip", "7z")
 	writePrograms = set("touch", "tee", "truncate", "chmod", "chown", "chgrp", "chattr", "setfacl", "mkdir")
 	// copyPrograms read their sources and write their last argument.
@@ -153,13 +153,34 @@ func deriveFiles(c cavra.SimpleCommand) []cavra.FileOp {
 			}
 		}
 	case fetchPrograms[p]:
-		// Uploads read local files: curl -d @file, -F f=@file, -T file, --data-binary @file.
+		// Uploads read local files: curl -d @file, -F f=@file, -T file, --data-binary @file,
+		// wget --post-file=file, --body-file file.
 		for i, a := range c.Argv[1:] {
 			if _, v, ok := strings.Cut(a, "@"); ok && (strings.HasPrefix(a, "@") || strings.Contains(a, "=@")) {
 				add(cavra.FileRead, v)
 			}
-			if (a == "-T" || a == "--upload-file") && i+2 < len(c.Argv) {
-				add(cavra.FileRead, c.Argv[i+2])
+			switch a {
+			case "-T", "--upload-file", "--post-file", "--body-file":
+				if i+2 < len(c.Argv) {
+					add(cavra.FileRead, c.Argv[i+2])
+				}
+			}
+			for _, flag := range []string{"--upload-file=", "--post-file=", "--body-file="} {
+				if v, ok := strings.CutPrefix(a, flag); ok {
+					add(cavra.FileRead, v)
+				}
+			}
+		}
+	case p == "openssl":
+		// openssl names its files by flag; its other operands are subcommands and values.
+		for i := 1; i+1 < len(c.Argv); i++ {
+			switch c.Argv[i] {
+			case "-in", "-inkey", "-key", "-CAkey", "-passin":
+				if v := c.Argv[i+1]; !strings.Contains(v, ":") || strings.HasPrefix(v, "file:") {
+					add(cavra.FileRead, strings.TrimPrefix(v, "file:"))
+				}
+			case "-out", "-keyout":
+				add(cavra.FileWrite, c.Argv[i+1])
 			}
 		}
 	}
@@ -214,7 +235,7 @@ var gitGlobalValueFlags = set("-C", "-c", "--git-dir", "--work-tree", "--namespa
 
 // deriveGit returns the git operation of a git command line, if any.
 func deriveGit(c cavra.SimpleCommand) (cavra.GitOp, bool) {
-	if c.Program != "git" {
+	if c.Program != "git" && c.Program != "hub" { // hub wraps git with the same arguments
 		return cavra.GitOp{}, false
 	}
 	args := c.Argv[1:]
@@ -242,9 +263,19 @@ func deriveGit(c cavra.SimpleCommand) (cavra.GitOp, bool) {
 	op.Force = flags["f"] || flags["force"] || flags["force-with-lease"] || flags["force-if-includes"] || flags["mirror"]
 	op.Delete = flags["d"] || flags["delete"] || flags["prune"] || flags["mirror"]
 	pos := operandsSkipping(op.Args, set("-o", "--push-option", "--repo", "--receive-pack", "--exec"))
-	if len(pos) > 0 {
-		op.Remote = pos[0]
-		for _, spec := range pos[1:] {
+	for i, a := range op.Args {
+		// --repo names the remote, and then every operand is a refspec.
+		if v, ok := strings.CutPrefix(a, "--repo="); ok {
+			op.Remote = v
+		} else if a == "--repo" && i+1 < len(op.Args) {
+			op.Remote = op.Args[i+1]
+		}
+	}
+	if op.Remote == "" && len(pos) > 0 {
+		op.Remote, pos = pos[0], pos[1:]
+	}
+	if op.Remote != "" {
+		for _, spec := range pos {
 			if strings.HasPrefix(spec, "+") {
 				op.Force = true
 				spec = spec[1:]

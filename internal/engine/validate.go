@@ -144,8 +144,12 @@ func validatePack(file string, root *yaml.Node, p *Pack, diags *[]Diagnostic) {
 }
 
 func validateMatch(n *yaml.Node, m *Match, at func(*yaml.Node, string, ...any)) {
-	if _, err := subjectOf(m); err != nil {
+	subject, err := subjectOf(m)
+	if err != nil {
 		at(n, "%v", err)
+	}
+	if err == nil && subject == subjectCommand && len(m.NotPaths) > 0 && len(m.Paths) == 0 {
+		at(fieldNode(n, "not_paths"), "not_paths only exempts from paths: on a command match, add the paths it narrows")
 	}
 	globs := func(key string, patterns []string) {
 		for i, p := range patterns {
