@@ -57,8 +57,9 @@ func (c *condition) compile() {
 	c.prg, c.err = env.Program(ast, cel.EvalOptions(cel.OptOptimize))
 }
 
-// eval runs the condition. An error is returned, never taken as false: the caller fails closed.
-func (c *condition) eval(action map[string]any, subject any) (bool, error) {
+// eval runs the condition. The action's CEL value is built only if the condition reads it.
+// An error is returned, never taken as false: the caller fails closed.
+func (c *condition) eval(action func() any, subject any) (bool, error) {
 	c.once.Do(c.compile)
 	if c.err != nil {
 		return false, c.err
@@ -78,8 +79,8 @@ func (c *condition) eval(action map[string]any, subject any) (bool, error) {
 	return b, nil
 }
 
-// celAction is the action as CEL sees it: its JSON form.
-func (ev *evaluation) celAction() map[string]any {
+// celAction is the action as CEL sees it: its JSON form, built once per decision.
+func (ev *evaluation) celAction() any {
 	if ev.vars == nil {
 		ev.vars = actionValue(&ev.action)
 	}

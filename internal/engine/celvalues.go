@@ -50,14 +50,6 @@ func simpleCommandValue(c cavra.SimpleCommand) map[string]any {
 	return m
 }
 
-func commandViewValue(v commandView) map[string]any {
-	m := simpleCommandValue(v.SimpleCommand)
-	m["flags"] = stringList(v.Flags)
-	m["operands"] = stringList(v.Operands)
-	m["paths"] = stringList(v.Paths)
-	return m
-}
-
 func fileValue(f cavra.FileOp) map[string]any {
 	m := map[string]any{"op": string(f.Op), "path": f.Path}
 	putString(m, "raw", f.Raw)
@@ -193,8 +185,8 @@ func subjectValue(subject any) (any, error) {
 	switch s := subject.(type) {
 	case nil:
 		return map[string]any{}, nil
-	case commandView:
-		return commandViewValue(s), nil
+	case map[string]any:
+		return s, nil
 	case cavra.SimpleCommand:
 		return simpleCommandValue(s), nil
 	case cavra.FileOp:

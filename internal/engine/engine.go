@@ -82,6 +82,7 @@ type compiledMatch struct {
 	// programSet holds the programs when all are literals, so a command whose program is
 	// not in it is rejected with one map lookup.
 	programSet map[string]bool
+	withSet    map[string]bool
 }
 
 // Compile turns a resolved pack into a policy.
@@ -149,6 +150,9 @@ func compileMatch(m Match) (compiledMatch, error) {
 	cm.paths, cm.notPaths = compileGlobs(m.Paths), compileGlobs(m.NotPaths)
 	if lits, ok := cm.programs.literals(); ok && len(lits) > 0 {
 		cm.programSet = set(lits...)
+	}
+	if len(m.WithPrograms) > 0 {
+		cm.withSet = set(m.WithPrograms...)
 	}
 	if g := m.Git; g != nil {
 		cm.gitRemotes, cm.gitRefs, cm.gitNotRefs = compileGlobs(g.Remotes), compileGlobs(g.Refs), compileGlobs(g.NotRefs)
@@ -354,6 +358,49 @@ type evaluation struct {
 	secrets []SecretHit
 	scanned bool
 	vars    map[string]any // CEL view of the action
+	cmds    []*cmdFacts    // per simple command, computed on first need
+}
+
+// cmdFacts are what several rules ask of one simple command, computed once per decision.
+type cmdFacts struct {
+	flags    map[string]bool
+	operands []string
+	paths    []string       // operands resolved against the command's directory
+	value    map[string]any // the command as conditions see it
+}
+
+func (ev *evaluation) facts(i int) *cmdFacts {
+	if ev.cmds == nil {
+		ev.cmds = make([]*cmdFacts, len(ev.action.Command.Commands))
+	}
+	if f := ev.cmds[i]; f != nil {
+		return f
+	}
+	c := &ev.action.Command.Commands[i]
+	f := &cmdFacts{flags: flagSet(c.Argv), operands: operands(c.Argv)}
+	f.paths = make([]string, len(f.operands))
+	for j, o := range f.operands {
+		f.paths[j] = paths.Resolve(o, dirOf(*c, ev.action.Cwd), ev.action.Home)
+	}
+	ev.cmds[i] = f
+	return f
+}
+
+// commandValue is simple command i as conditions see it: with its flags, operands and paths.
+func (ev *evaluation) commandValue(i int) map[string]any {
+	f := ev.facts(i)
+	if f.value == nil {
+		flags := make([]string, 0, len(f.flags))
+		for k := range f.flags {
+			flags = append(flags, k)
+		}
+		sort.Strings(flags)
+		f.value = simpleCommandValue(ev.action.Command.Commands[i])
+		f.value["flags"] = stringList(flags)
+		f.value["operands"] = stringList(f.operands)
+		f.value["paths"] = stringList(f.paths)
+	}
+	return f.value
 }
 
 // builtins are the engine's own judgements: lines it could not parse, programs it cannot name.
@@ -420,6 +467,21 @@ func (ev *evaluation) actionLevel(m *compiledMatch) bool {
 		!m.tools.any(a.Source.Tool, "") || !anyExact(m.Effects, string(a.Effect)) {
 		return false
 	}
+	if m.withSet != nil {
+		if a.Command == nil {
+			return false
+		}
+		found := false
+		for _, c := range a.Command.Commands {
+			if m.withSet[c.Program] {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
 	// Reject at once a match whose subjects the action does not have.
 	switch m.subject {
 	case subjectCommand:
@@ -465,7 +527,7 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 		if r.cond == nil {
 			return hit, nil
 		}
-		ok, err := r.cond.eval(ev.celAction(), subject)
+		ok, err := r.cond.eval(ev.celAction, subject)
 		if err != nil || !ok {
 			return nil, err
 		}
@@ -478,15 +540,15 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 		if a.Command == nil {
 			return nil, nil
 		}
-		for _, c := range a.Command.Commands {
-			if !ev.commandMatches(m, c) {
+		for i := range a.Command.Commands {
+			if !ev.commandMatches(m, i) {
 				continue
 			}
-			span := c.Span
+			span := a.Command.Commands[i].Span
 			hit := &cavra.Match{Subject: "command", Text: spanText(a.Command.Line, span), Span: &span}
-			var view any = c
+			var view any
 			if r.cond != nil {
-				view = ev.commandView(c)
+				view = ev.commandValue(i)
 			}
 			if h, err := check(view, hit); h != nil || err != nil {
 				return h, err
@@ -536,7 +598,8 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 	return nil, nil
 }
 
-func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bool {
+func (ev *evaluation) commandMatches(m *compiledMatch, i int) bool {
+	c := &ev.action.Command.Commands[i]
 	if m.programSet != nil {
 		if !m.programSet[c.Program] {
 			return false
@@ -560,7 +623,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bo
 		}
 	}
 	if len(m.Flags)+len(m.AnyFlags) > 0 {
-		flags := flagSet(c.Argv)
+		flags := ev.facts(i).flags
 		for _, f := range m.Flags {
 			if !flags[strings.TrimLeft(f, "-")] {
 				return false
@@ -579,7 +642,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bo
 			}
 		}
 	}
-	if len(m.subwords) > 0 && !subcommandMatches(m.subwords, operands(c.Argv)) {
+	if len(m.subwords) > 0 && !subcommandMatches(m.subwords, ev.facts(i).operands) {
 		return false
 	}
 	if len(m.Args) > 0 {
@@ -596,8 +659,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bo
 	}
 	if len(m.Paths) > 0 {
 		found := false
-		for _, o := range operands(c.Argv) {
-			p := paths.Resolve(o, dirOf(c, ev.action.Cwd), ev.action.Home)
+		for _, p := range ev.facts(i).paths {
 			if m.paths.hit(p, ev.action.Home) && !m.notPaths.hit(p, ev.action.Home) {
 				found = true
 				break
@@ -608,30 +670,6 @@ func (ev *evaluation) commandMatches(m *compiledMatch, c cavra.SimpleCommand) bo
 		}
 	}
 	return true
-}
-
-// commandView is a simple command as conditions see it: with its flags and its operands
-// resolved as paths.
-type commandView struct {
-	cavra.SimpleCommand
-	Flags    []string `json:"flags"`
-	Operands []string `json:"operands"`
-	Paths    []string `json:"paths"`
-}
-
-func (ev *evaluation) commandView(c cavra.SimpleCommand) commandView {
-	v := commandView{SimpleCommand: c, Flags: []string{}, Operands: operands(c.Argv), Paths: []string{}}
-	for f := range flagSet(c.Argv) {
-		v.Flags = append(v.Flags, f)
-	}
-	sort.Strings(v.Flags)
-	if v.Operands == nil {
-		v.Operands = []string{}
-	}
-	for _, o := range v.Operands {
-		v.Paths = append(v.Paths, paths.Resolve(o, dirOf(c, ev.action.Cwd), ev.action.Home))
-	}
-	return v
 }
 
 // subcommandMatches reports whether one of the word sequences starts within the first three

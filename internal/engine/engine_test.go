@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -293,6 +294,13 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 func boolText(b bool) string {
 	if b {
 		return "true"
@@ -407,12 +415,22 @@ func TestCELValuesMatchJSON(t *testing.T) {
 		if n.Command == nil {
 			continue
 		}
-		for _, c := range n.Command.Commands {
-			view := ev.commandView(c)
-			w, _ := toCEL(view)
-			g, _ := toCEL(commandViewValue(view))
+		for j, c := range n.Command.Commands {
+			f := ev.facts(j)
+			flags := make([]string, 0, len(f.flags))
+			for k := range f.flags {
+				flags = append(flags, k)
+			}
+			sort.Strings(flags)
+			w, _ := toCEL(struct {
+				cavra.SimpleCommand
+				Flags    []string `json:"flags"`
+				Operands []string `json:"operands"`
+				Paths    []string `json:"paths"`
+			}{c, flags, nonNil(f.operands), nonNil(f.paths)})
+			g, _ := toCEL(ev.commandValue(j))
 			if !reflect.DeepEqual(g, w) {
-				t.Errorf("command view differs\n got %v\nwant %v", g, w)
+				t.Errorf("command value differs\n got %v\nwant %v", g, w)
 			}
 		}
 	}

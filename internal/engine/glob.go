@@ -13,6 +13,7 @@ type glob struct {
 	pattern string
 	kind    globKind
 	lit     string // the literal, prefix or suffix
+	dir     string // globDirStarts: the directory, with its trailing slash
 	// homeRelative patterns ("~/.ssh/**") match paths under the action's home directory.
 	homeRelative bool
 }
@@ -20,10 +21,13 @@ type glob struct {
 type globKind int
 
 const (
-	globExact   globKind = iota // "main"
-	globPrefix                  // "/etc/**": the literal "/etc" or anything under "/etc/"
-	globSuffix                  // "**/.env": a last element equal to lit, at any depth
-	globGeneral                 // anything else
+	globExact      globKind = iota // "main"
+	globPrefix                     // "/etc/**": the literal "/etc" or anything under "/etc/"
+	globSuffix                     // "**/.env": a last element equal to lit, at any depth
+	globBaseEnds                   // "**/*.pem": a last element ending in lit, at any depth
+	globBaseStarts                 // "**/.env.*": a last element starting with lit, at any depth
+	globDirStarts                  // "/dev/sd*": in directory dir, a name starting with lit
+	globGeneral                    // anything else
 )
 
 func compileGlob(p string) glob {
@@ -44,8 +48,24 @@ func compileGlob(p string) glob {
 		g.kind, g.lit = globPrefix, p[:len(p)-3]
 	case strings.HasPrefix(p, "**/") && !hasMeta(p[3:]) && !strings.Contains(p[3:], "/"):
 		g.kind, g.lit = globSuffix, p[3:]
+	case strings.HasPrefix(p, "**/*") && !hasMeta(p[4:]) && !strings.Contains(p[4:], "/"):
+		g.kind, g.lit = globBaseEnds, p[4:]
+	case strings.HasPrefix(p, "**/") && strings.HasSuffix(p, "*") && !hasMeta(p[3:len(p)-1]) && !strings.Contains(p[3:], "/"):
+		g.kind, g.lit = globBaseStarts, p[3:len(p)-1]
+	default:
+		if i := strings.LastIndexByte(p, '/'); i >= 0 && strings.HasSuffix(p, "*") && !hasMeta(p[:len(p)-1]) {
+			g.kind, g.dir, g.lit = globDirStarts, p[:i+1], p[i+1:len(p)-1]
+		}
 	}
 	return g
+}
+
+// base is the last element of v.
+func base(v string) string {
+	if i := strings.LastIndexByte(v, '/'); i >= 0 {
+		return v[i+1:]
+	}
+	return v
 }
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[{\`) }
@@ -76,6 +96,13 @@ func (g *glob) match(v, home string) bool {
 		return v == g.lit || (strings.HasPrefix(v, g.lit) && len(v) > len(g.lit) && v[len(g.lit)] == '/')
 	case globSuffix:
 		return v == g.lit || strings.HasSuffix(v, "/"+g.lit)
+	case globBaseEnds:
+		return v != "" && strings.HasSuffix(base(v), g.lit)
+	case globBaseStarts:
+		return strings.HasPrefix(base(v), g.lit)
+	case globDirStarts:
+		rest, ok := strings.CutPrefix(v, g.dir)
+		return ok && strings.HasPrefix(rest, g.lit) && !strings.Contains(rest, "/")
 	}
 	ok, _ := doublestar.Match(g.pattern, v)
 	return ok

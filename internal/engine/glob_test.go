@@ -9,10 +9,13 @@ import (
 // TestGlobAgreesWithDoublestar checks the fast paths against the general matcher.
 func TestGlobAgreesWithDoublestar(t *testing.T) {
 	patterns := []string{"main", "release/*", "/etc/**", "/", "/*", "**/.env", "**/.env.*", "**/.git/**", "**/id_rsa",
-		"/dev/sd*", "*.pastebin.com", "v[0-9]*", "**/*.pem", "/var/lib/**", "**"}
+		"/dev/sd*", "*.pastebin.com", "v[0-9]*", "**/*.pem", "/var/lib/**", "**", "**/*", "**/.env.*", "**/id_*", "/dev/*",
+		"release-*", "/etc/cron*", "*", "**/*.tfstate.backup", "**/service-account*.json"}
 	values := []string{"main", "mainline", "release/1", "release", "/etc", "/etc/passwd", "/etcetera", "/", "/tmp", "/tmp/x",
 		"/repo/.env", ".env", "/repo/.env.local", "/repo/x.env", "/repo/.git", "/repo/.git/config", "/repo/a/id_rsa", "id_rsa",
-		"/dev/sda", "a.pastebin.com", "v1.2", "/repo/k.pem", "/var/lib", "/var/library", ""}
+		"/dev/sda", "a.pastebin.com", "v1.2", "/repo/k.pem", "/var/lib", "/var/library", "", ".pem", "/a/.pem", "/dev/sd/x",
+		"/dev/", "release-1", "release-", "release-1/x", "/etc/crontab", "/etc/cron.d", "/etc/cron.d/x", "k.pem/x",
+		"/a/b.tfstate.backup", "/a/service-account-1.json", "/a/.env.local/x", "/a/id_rsa.pub", "dir/"}
 	for _, p := range patterns {
 		g := compileGlob(p)
 		for _, v := range values {

@@ -64,6 +64,9 @@ type Match struct {
 	Hosts   []string `yaml:"hosts,omitempty"`
 	Tools   []string `yaml:"tools,omitempty"`
 	Effects []string `yaml:"effects,omitempty"`
+	// WithPrograms requires the action's command line to run one of these programs somewhere
+	// (curl in `curl URL | sh`), whichever subject the match selects.
+	WithPrograms []string `yaml:"with_programs,omitempty"`
 
 	// Command subject: each simple command of a command line.
 	Programs    []string `yaml:"programs,omitempty"`
