@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -76,6 +77,9 @@ Configure it in .claude/settings.json:
 // governLocal is the one path every local hook adapter takes: normalise, decide with the chosen
 // policy, record the decision as evidence. Any error means the action must not run.
 func governLocal(cmd *cobra.Command, rt *runtime, logPath string, action cavra.Action) (cavra.Decision, error) {
+	if rt.exitsAfter {
+		shortLivedGC()
+	}
 	eng, err := newEngine(cmd, rt)
 	if err != nil {
 		return cavra.Decision{}, fmt.Errorf("load policy: %w", err)
@@ -101,4 +105,12 @@ func governLocal(cmd *cobra.Command, rt *runtime, logPath string, action cavra.A
 		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
 	}
 	return decision, nil
+}
+
+// shortLivedGC turns the garbage collector off for a process that decides once and exits: a
+// hook allocates a few megabytes at most, and collecting them costs more than the process's
+// whole decision. The memory limit keeps a runaway input from growing without bound.
+func shortLivedGC() {
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(256 << 20)
 }

@@ -55,15 +55,19 @@ type runtime struct {
 	stderr io.Writer
 	getenv func(string) string
 	logger *slog.Logger
+	// exitsAfter is true when the process ends with the command (the binary, not a test), so
+	// a once-per-process command may tune the runtime for a short life.
+	exitsAfter bool
 }
 
 // Run executes the cavra command line and returns the process exit code.
 func Run(ctx context.Context, args []string) int {
 	return run(ctx, args, &runtime{
-		stdin:  os.Stdin,
-		stdout: os.Stdout,
-		stderr: os.Stderr,
-		getenv: os.Getenv,
+		stdin:      os.Stdin,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+		getenv:     os.Getenv,
+		exitsAfter: true,
 	})
 }
 

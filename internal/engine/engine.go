@@ -86,8 +86,10 @@ type compiledMatch struct {
 }
 
 // Compile turns a resolved pack into a policy.
-func Compile(p *Pack) (*Policy, error) {
-	pol := &Policy{Name: p.Name, Revision: revision(p), Pack: p}
+func Compile(p *Pack) (*Policy, error) { return compile(p, revision(p)) }
+
+func compile(p *Pack, rev string) (*Policy, error) {
+	pol := &Policy{Name: p.Name, Revision: rev, Pack: p}
 	outcomeOr := func(s string, def cavra.Outcome) cavra.Outcome {
 		if s == "" {
 			return def
