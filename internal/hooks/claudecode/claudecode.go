@@ -286,7 +286,7 @@ func Render(d cavra.Decision) Answer {
 	case cavra.Warn:
 		out.PermissionDecision = "allow"
 		out.PermissionDecisionReason = Reason(d)
-		out.AdditionalContext = "CAVRA warning: " + Reason(d)
+		out.AdditionalContext = Reason(d)
 	case cavra.RequireApproval:
 		out.PermissionDecision = "ask"
 		out.PermissionDecisionReason = Reason(d)
@@ -299,11 +299,11 @@ func Render(d cavra.Decision) Answer {
 		var warns []string
 		for _, m := range d.Matches {
 			if m.Outcome == cavra.Warn {
-				warns = append(warns, "["+m.RuleID+"] "+m.Message)
+				warns = append(warns, "CAVRA warn ["+m.RuleID+"]: "+m.Message)
 			}
 		}
 		if len(warns) > 0 {
-			out.AdditionalContext = "CAVRA warning: " + strings.Join(warns, " ")
+			out.AdditionalContext = strings.Join(warns, " ")
 		}
 	}
 	return Answer{HookSpecificOutput: out}
