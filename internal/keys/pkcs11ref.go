@@ -25,7 +25,7 @@ func (c PKCS11Config) Ref() string {
 func ParsePKCS11Ref(ref string) (PKCS11Config, error) {
 	rest, ok := strings.CutPrefix(ref, "pkcs11:")
 	if !ok {
-		return PKCS11Config{}, fmt.Errorf("pkcs11 reference %q does not start with pkcs11:", ref)
+		return PKCS11Config{}, fmt.Errorf("pkcs11 reference %q does not start with %q", ref, "pkcs11:")
 	}
 	path, query, _ := strings.Cut(rest, "?")
 	var cfg PKCS11Config

@@ -26,7 +26,6 @@ type onnxWalk struct {
 	opsByDomain map[string]map[string]bool
 	localDomain map[string]bool
 	traversals  []string
-	extCount    int
 }
 
 // scanONNX walks an ONNX ModelProto: operator domains and external-data locations. When strict
