@@ -5,14 +5,39 @@ import "time"
 // RecordType says what an audit record is about.
 type RecordType string
 
-// Record types. Decisions are recorded today; approvals, scans and policy changes use the same
-// log as they land.
+// Record types. Approvals and policy changes use the same log as they land.
 const (
 	RecordDecision     RecordType = "decision"
 	RecordApproval     RecordType = "approval"
-	RecordScan         RecordType = "scan"
 	RecordPolicyChange RecordType = "policy_change"
+	// RecordScan is one scanned file's result; its body is a ScanEvidence.
+	RecordScan RecordType = "scan"
+	// RecordScanSummary closes a scan: what was scanned and the counts; its body is a
+	// ScanSummaryEvidence.
+	RecordScanSummary RecordType = "scan_summary"
+	// RecordMCPResult is the evidence of one MCP tools/call result: the decision that let the
+	// call through, the result's hash, findings and handling (never the result itself).
+	RecordMCPResult RecordType = "mcp_result"
 )
+
+// ScanEvidence is the body of a scan record: the result of one file of one scan. It holds the
+// file's digest, size, verdict and findings, never its content.
+type ScanEvidence struct {
+	// ScanID ties the records of one scan together and to its summary.
+	ScanID string     `json:"scan_id"`
+	File   FileResult `json:"file"`
+}
+
+// ScanSummaryEvidence is the body of the record that closes a scan, appended after the scan's
+// file records so that a complete scan can be told from one cut short.
+type ScanSummaryEvidence struct {
+	ScanID string `json:"scan_id"`
+	// Targets are the paths the scan was asked to walk, as given.
+	Targets []string    `json:"targets"`
+	Summary ScanSummary `json:"summary"`
+	// Scanner names the tool and its version.
+	Scanner string `json:"scanner"`
+}
 
 // AuditEntry is one leaf of a tenant's append-only audit log.
 type AuditEntry struct {

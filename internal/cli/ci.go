@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/attest"
 	"github.com/cavra-dev/cavra/internal/engine/patch"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
 )
@@ -38,6 +39,7 @@ type ciFinding struct {
 // ciReport is what `cavra ci check` found.
 type ciReport struct {
 	Base, Head  string
+	Top         string // the repository's top-level directory
 	Policy      string
 	Revision    string
 	Files       int
@@ -53,7 +55,7 @@ const ruleAIAuthored = "ci.ai-authored-commit"
 
 func newCICheckCmd(rt *runtime) *cobra.Command {
 	var (
-		logPath, base, head, repo, markdownPath, sarifPath, failOn string
+		logPath, base, head, repo, markdownPath, sarifPath, failOn, attestPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "check --base REF",
@@ -67,7 +69,11 @@ Writes a Markdown summary (--markdown, e.g. $GITHUB_STEP_SUMMARY) and SARIF 2.1.
 scanning (--sarif). Exits 1 when a file's outcome is at least --fail-on (block by default;
 require_approval makes review-needing changes fail too), 0 otherwise, 2 on errors.
 
-Attestation of allow_with_attestation changes is not produced yet.`,
+Files whose outcome is allow_with_attestation are attested in the data home like any other
+decision. With --attest FILE, a change that passes is decided once more as the set of its
+AI-authored commits (host ci, event attest) and, when policy permits it, a DSSE-signed in-toto
+attestation whose subjects are those commits (gitCommit digests) is written to FILE, signed with
+the data home's evidence key; check it with cavra attest verify FILE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if base == "" {
@@ -104,7 +110,13 @@ Attestation of allow_with_attestation changes is not produced yet.`,
 			}
 			if report.WorstResult != "" && report.WorstResult.Rank() >= threshold.Rank() {
 				fmt.Fprintf(rt.stderr, "cavra: the change has %s findings\n", report.WorstResult)
+				if attestPath != "" {
+					fmt.Fprintf(rt.stderr, "cavra: a failing change is not attested; %s not written\n", attestPath)
+				}
 				return silentExit(exitFailure)
+			}
+			if attestPath != "" {
+				return ciAttest(cmd, rt, logPath, report, attestPath)
 			}
 			return nil
 		},
@@ -117,6 +129,7 @@ Attestation of allow_with_attestation changes is not produced yet.`,
 	cmd.Flags().StringVar(&markdownPath, "markdown", "", "append the Markdown summary to this file (default: stdout)")
 	cmd.Flags().StringVar(&sarifPath, "sarif", "", "write SARIF 2.1.0 to this file")
 	cmd.Flags().StringVar(&failOn, "fail-on", string(cavra.Block), "exit 1 when a finding's outcome is at least this")
+	cmd.Flags().StringVar(&attestPath, "attest", "", "write a signed attestation of the change's AI-authored commits to this file")
 	return cmd
 }
 
@@ -128,6 +141,7 @@ func ciCheck(cmd *cobra.Command, rt *runtime, logPath, dir, base, head string) (
 		return r, err
 	}
 	top = strings.TrimSpace(top)
+	r.Top = top
 	diff, err := gitOutput(top, "-c", "core.quotePath=true", "diff", "--no-color", "--no-ext-diff", "--unified=0", "-M",
 		"--src-prefix=a/", "--dst-prefix=b/", base+"..."+head)
 	if err != nil {
@@ -281,4 +295,39 @@ func ciSARIF(r ciReport) map[string]any {
 			"properties":        map[string]any{"policy": r.Policy, "policy_revision": r.Revision, "base": r.Base, "head": r.Head},
 		}},
 	}
+}
+
+// ciAttest decides the change's AI-authored commits as one act and, when policy permits it,
+// writes its attestation (subjects: the commits) to path.
+func ciAttest(cmd *cobra.Command, rt *runtime, logPath string, r ciReport, path string) error {
+	if len(r.AICommits) == 0 {
+		fmt.Fprintf(rt.stderr, "cavra: no AI-authored commits in %s..%s; %s not written\n", r.Base, r.Head, path)
+		return nil
+	}
+	ids := make([]string, len(r.AICommits))
+	for i, c := range r.AICommits {
+		ids[i] = c.Commit
+	}
+	subjects, err := attest.CommitSubjects(ids)
+	if err != nil {
+		return withExit(exitUsage, fmt.Errorf("attest the AI-authored commits: %w", err))
+	}
+	action := cavra.Action{
+		Version: cavra.TaxonomyVersion, Kind: cavra.KindGitCommit, Effect: cavra.EffectWrite, Cwd: r.Top,
+		Source:     cavra.Source{Host: "ci", Tool: "git", Event: "attest"},
+		Git:        []cavra.GitOp{{Subcommand: "commit", Args: ids}},
+		Attributes: map[string]any{"ai_authored": true, "base": r.Base, "head": r.Head},
+	}
+	d, att, err := governAttested(cmd, rt, logPath, action, attestRequest{always: true, subjects: subjects})
+	if err != nil {
+		return withExit(exitUsage, fmt.Errorf("attest the AI-authored commits: %w", err))
+	}
+	if att == nil {
+		return withExit(exitFailure, fmt.Errorf("the AI-authored commits were not attested: policy says %s [%s]: %s", d.Outcome, d.RuleID, d.Reason))
+	}
+	if err := os.WriteFile(path, att.Envelope, 0o644); err != nil {
+		return withExit(exitUsage, fmt.Errorf("write the attestation: %w", err))
+	}
+	fmt.Fprintf(rt.stderr, "cavra: attested %d AI-authored commits in %s (decision %s)\n", len(ids), path, d.ID)
+	return nil
 }

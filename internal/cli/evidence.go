@@ -3,17 +3,22 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/audit"
 	"github.com/cavra-dev/cavra/internal/decisionlog"
 	"github.com/cavra-dev/cavra/internal/home"
+	"github.com/cavra-dev/cavra/internal/mcpgw"
 )
 
 // evidence records decisions in the data home's signed audit log, in the same transaction as
 // the decision row, and mirrors each as a JSON line when asked (--decision-log or
-// $CAVRA_DECISION_LOG), for tools that tail a file.
+// $CAVRA_DECISION_LOG), for tools that tail a file. It also records what MCP tool calls
+// returned, as the gateway's mcpgw.Evidence.
 type evidence struct {
+	root     string // the data home
+	rt       *runtime
 	log      *audit.Log
 	closeLog func() error
 	mirror   *decisionlog.Log
@@ -29,7 +34,7 @@ func openEvidence(ctx context.Context, rt *runtime, mirrorFlag string) (*evidenc
 	if err != nil {
 		return nil, err
 	}
-	ev := &evidence{log: log, closeLog: closeLog}
+	ev := &evidence{root: root, rt: rt, log: log, closeLog: closeLog}
 	if mirror := firstNonEmpty(mirrorFlag, rt.getenv("CAVRA_DECISION_LOG")); mirror != "" {
 		ev.mirror = decisionlog.New(mirror)
 	}
@@ -43,6 +48,18 @@ func (e *evidence) RecordDecision(ctx context.Context, a cavra.Action, d cavra.D
 	}
 	if e.mirror != nil {
 		return e.mirror.RecordDecision(ctx, a, d)
+	}
+	return nil
+}
+
+var _ mcpgw.Evidence = (*evidence)(nil)
+
+// RecordResult appends the evidence of one MCP tool result (the decision it follows, the
+// result's hash, findings and handling) to the audit log. The gateway withholds the result
+// when this fails.
+func (e *evidence) RecordResult(ctx context.Context, r mcpgw.ResultRecord) error {
+	if _, err := e.log.Append(ctx, cavra.RecordMCPResult, r); err != nil {
+		return fmt.Errorf("record mcp result of %s/%s: %w", r.Server, r.Tool, err)
 	}
 	return nil
 }

@@ -16,5 +16,6 @@ func extraCommands(rt *runtime) []*cobra.Command {
 		newScanCmd(rt),
 		newModelCmd(rt),
 		newBOMCmd(rt),
+		newAttestCmd(rt),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/attest"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
 )
 
@@ -75,36 +76,60 @@ Configure it in .claude/settings.json:
 }
 
 // governLocal is the one path every local hook adapter takes: normalise, decide with the chosen
-// policy, record the decision as evidence. Any error means the action must not run.
+// policy, record the decision as evidence, and attest it when the outcome is
+// allow_with_attestation. Any error means the action must not run.
 func governLocal(cmd *cobra.Command, rt *runtime, logPath string, action cavra.Action) (cavra.Decision, error) {
+	d, _, err := governAttested(cmd, rt, logPath, action, attestRequest{})
+	return d, err
+}
+
+// attestRequest asks governAttested for an attestation beyond what the outcome calls for.
+type attestRequest struct {
+	// always attests any permitted outcome, not only allow_with_attestation.
+	always bool
+	// subjects replaces the subjects derived from the action (e.g. commit ids).
+	subjects []attest.Subject
+}
+
+// governAttested is governLocal returning the attestation, if one was made.
+func governAttested(cmd *cobra.Command, rt *runtime, logPath string, action cavra.Action, req attestRequest) (cavra.Decision, *attestation, error) {
 	if rt.exitsAfter {
 		shortLivedGC()
 	}
 	eng, err := newEngine(cmd, rt)
 	if err != nil {
-		return cavra.Decision{}, fmt.Errorf("load policy: %w", err)
+		return cavra.Decision{}, nil, fmt.Errorf("load policy: %w", err)
 	}
 	normalized, err := eng.Normalize(action)
 	if err != nil {
-		return cavra.Decision{}, err
+		return cavra.Decision{}, nil, err
 	}
 	decision, err := eng.DecideNormalized(cmd.Context(), normalized)
 	if err != nil {
-		return cavra.Decision{}, fmt.Errorf("decide: %w", err)
+		return cavra.Decision{}, nil, fmt.Errorf("decide: %w", err)
 	}
 	// Evidence that cannot be written is an action that cannot be allowed.
 	ev, err := openEvidence(cmd.Context(), rt, logPath)
 	if err != nil {
-		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
+		return cavra.Decision{}, nil, fmt.Errorf("record decision: %w", err)
 	}
-	if err := ev.RecordDecision(cmd.Context(), normalized, decision); err != nil {
+	var att *attestation
+	if decision.Outcome == cavra.AllowWithAttestation || (req.always && decision.Outcome.Permits()) {
+		// An attestation that cannot be made is an act that cannot be allowed either.
+		d, a, err := ev.RecordAttested(cmd.Context(), normalized, decision, req.subjects)
+		if err != nil {
+			ev.Close()
+			return cavra.Decision{}, nil, fmt.Errorf("record decision: %w", err)
+		}
+		decision, att = d, &a
+	} else if err := ev.RecordDecision(cmd.Context(), normalized, decision); err != nil {
 		ev.Close()
-		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
+		return cavra.Decision{}, nil, fmt.Errorf("record decision: %w", err)
 	}
 	if err := ev.Close(); err != nil {
-		return cavra.Decision{}, fmt.Errorf("record decision: %w", err)
+		return cavra.Decision{}, nil, fmt.Errorf("record decision: %w", err)
 	}
-	return decision, nil
+	return decision, att, nil
 }
 
 // shortLivedGC turns the garbage collector off for a process that decides once and exits: a

@@ -72,7 +72,8 @@ func (g *mcpGovernor) Record(ctx context.Context, a cavra.Action, d cavra.Decisi
 	return g.log.RecordDecision(ctx, a, d)
 }
 
-// newGateway wires the engine, the evidence logs, the pin store and the secret scanner.
+// newGateway wires the engine, the audit log (decisions and result records), the pin store and the
+// secret scanner. The returned closer closes the audit log.
 func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw.Gateway, io.Closer, error) {
 	onSecret, err := mcpgw.ParseResultHandling(f.onSecret)
 	if err != nil {
@@ -98,13 +99,12 @@ func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw
 	if err != nil {
 		return nil, nil, withExit(exitUsage, fmt.Errorf("open the audit log: %w", err))
 	}
-	results := mcpgw.NewResultLog(filepath.Join(home, "mcp-results.jsonl"))
 	gw, err := mcpgw.New(mcpgw.Config{
 		Server:      f.name,
 		Cwd:         cwd,
 		Governor:    &mcpGovernor{eng: eng, log: ev},
 		Pins:        mcpgw.NewPinStore(filepath.Join(home, "mcp", "pins"), nil),
-		Evidence:    results,
+		Evidence:    ev,
 		Secrets:     secretSpans(),
 		OnSecret:    onSecret,
 		OnInjection: onInjection,
@@ -114,18 +114,7 @@ func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw
 		ev.Close()
 		return nil, nil, withExit(exitUsage, err)
 	}
-	return gw, closers{results, ev}, nil
-}
-
-// closers closes each in turn and reports every failure.
-type closers []io.Closer
-
-func (cs closers) Close() error {
-	var errs []error
-	for _, c := range cs {
-		errs = append(errs, c.Close())
-	}
-	return errors.Join(errs...)
+	return gw, ev, nil
 }
 
 // secretSpans adapts the secret scanner to byte offsets, which the result redactor needs.
@@ -188,7 +177,8 @@ func newMCPWrapCmd(rt *runtime) *cobra.Command {
 		Long: `Starts the MCP server command and relays its stdio JSON-RPC through CAVRA. Put it in an
 agent's MCP configuration in place of the server command (cavra init mcp does that for you).
 Every tools/call is judged by the policy and recorded; tools/list is filtered and pinned; tool
-results are scanned. The server's stderr passes through; its exit code is cavra's exit code.`,
+results are scanned, and each result's hash, findings and handling go to the audit log (a
+result that cannot be recorded is withheld). The server's stderr passes through; its exit code is cavra's exit code.`,
 		Example: `  cavra mcp wrap --name fs -- npx -y @modelcontextprotocol/server-filesystem /repo`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -199,11 +189,11 @@ results are scanned. The server's stderr passes through; its exit code is cavra'
 			if err != nil {
 				return withExit(exitUsage, fmt.Errorf("find the working directory: %w", err))
 			}
-			gw, results, err := newGateway(cmd, rt, f, cwd)
+			gw, ev, err := newGateway(cmd, rt, f, cwd)
 			if err != nil {
 				return err
 			}
-			defer results.Close()
+			defer ev.Close()
 			return runWrapped(cmd.Context(), rt, gw, args)
 		},
 	}
@@ -298,11 +288,11 @@ Origin that is neither loopback nor listed in --allow-origin are refused.`,
 			if err != nil {
 				return withExit(exitUsage, fmt.Errorf("find the working directory: %w", err))
 			}
-			gw, results, err := newGateway(cmd, rt, f, cwd)
+			gw, ev, err := newGateway(cmd, rt, f, cwd)
 			if err != nil {
 				return err
 			}
-			defer results.Close()
+			defer ev.Close()
 			h, err := mcpgw.NewHandler(gw, mcpgw.HTTPConfig{Upstream: up, AllowedOrigins: origins})
 			if err != nil {
 				return usageError("%v", err)

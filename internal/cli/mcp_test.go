@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
 
+	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/mcpgw"
 	"github.com/cavra-dev/cavra/internal/testenv"
 )
@@ -237,14 +237,30 @@ func TestMCPWrapFilesystemPeer(t *testing.T) {
 			t.Errorf("decision record incomplete: %+v", d)
 		}
 	}
-	results := readLines[mcpgw.ResultRecord](t, filepath.Join(home, "mcp-results.jsonl"))
+	results := readRecords[mcpgw.ResultRecord](t, home, cavra.RecordMCPResult)
 	if len(results) != 2 { // the two allowed calls
-		t.Errorf("result log has %d records, want 2", len(results))
+		t.Errorf("audit log has %d result records, want 2", len(results))
+	}
+	allowed := map[string]bool{}
+	for _, d := range decisions {
+		if d.Decision.Outcome.Permits() {
+			allowed[d.ID] = true
+		}
 	}
 	for _, r := range results {
-		if !strings.HasPrefix(r.ResultHash, "sha256:") || r.DecisionID == "" {
+		if !strings.HasPrefix(r.ResultHash, "sha256:") || len(r.ResultHash) != len("sha256:")+64 || r.Server != "fs" ||
+			r.Handling != "passed" || r.ReceivedAt.IsZero() {
 			t.Errorf("result record incomplete: %+v", r)
 		}
+		if !allowed[r.DecisionID] {
+			t.Errorf("result record names decision %q, which is not an allowed call's", r.DecisionID)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, "mcp-results.jsonl")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("results still go to mcp-results.jsonl: %v", err)
+	}
+	if got := runEvidenceCLI(t, env, "audit", "verify"); got.code != exitOK {
+		t.Errorf("cavra audit verify after the gateway: %+v", got)
 	}
 }
 
@@ -351,24 +367,6 @@ func writeTestFile(t *testing.T, path, content string) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// readLines reads a JSON-lines file into values of T.
-func readLines[T any](t *testing.T, path string) []T {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []T
-	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		var v T
-		if err := json.Unmarshal(line, &v); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		out = append(out, v)
-	}
-	return out
-}
 
 func TestMCPServeProxiesStreamableHTTP(t *testing.T) {
 	server := mcp.NewServer(&mcp.Implementation{Name: "upstream", Version: "1"}, nil)

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -58,6 +60,9 @@ func newScanCmd(rt *runtime) *cobra.Command {
 		rulesFile  string
 		workers    int
 		noProgress bool
+		noEvidence bool
+		reportTo   string
+		token      string
 	)
 	cmd := &cobra.Command{
 		Use:   "scan PATH...",
@@ -66,6 +71,13 @@ func newScanCmd(rt *runtime) *cobra.Command {
 malicious without unpickling, importing or executing anything. It reads pickles (all
 protocols), PyTorch, NumPy, joblib, Keras, TensorFlow SavedModel, safetensors, GGUF, ONNX and
 zip containers (by content, not extension).
+
+When the data home exists (cavra init), each file's result (path, format, sha256, size,
+verdict, findings; never its content) and a summary are appended to the signed audit log;
+--no-evidence skips that. A scan never creates a data home.
+
+--report-to URL sends the same metadata, digests, verdicts and findings to a CAVRA server
+(bearer token from --token or CAVRA_TOKEN); no byte of any scanned file leaves the machine.
 
 Exit status: 0 when nothing reaches --fail-on, 1 when something does, 2 on usage or I/O errors.`,
 		Args: cobra.MinimumNArgs(1),
@@ -116,6 +128,19 @@ Exit status: 0 when nothing reaches --fail-on, 1 when something does, 2 on usage
 			if err != nil {
 				return withExit(exitUsage, err)
 			}
+			if !noEvidence {
+				if _, err := recordScan(cmd.Context(), rt, args, results); err != nil {
+					return withExit(exitUsage, err)
+				}
+			}
+			if reportTo != "" {
+				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+				err := scan.Send(ctx, nil, reportTo, firstNonEmpty(token, rt.getenv("CAVRA_TOKEN")), report)
+				cancel()
+				if err != nil {
+					return withExit(exitUsage, err)
+				}
+			}
 			var tripped, failed int
 			for _, r := range results {
 				if r.Error != "" {
@@ -140,6 +165,9 @@ Exit status: 0 when nothing reaches --fail-on, 1 when something does, 2 on usage
 	f.StringVar(&rulesFile, "rules", "", "JSON file of import rules merged over the built-in lists (\"replace\": true replaces them)")
 	f.IntVar(&workers, "workers", 0, "files scanned at once (default: one per CPU)")
 	f.BoolVar(&noProgress, "no-progress", false, "do not draw a progress bar on a terminal")
+	f.BoolVar(&noEvidence, "no-evidence", false, "do not record the results in the data home's audit log")
+	f.StringVar(&reportTo, "report-to", "", "send the results (metadata, digests, verdicts, findings; never file content) to this CAVRA server")
+	f.StringVar(&token, "token", "", "bearer token for --report-to (env CAVRA_TOKEN)")
 	return cmd
 }
 

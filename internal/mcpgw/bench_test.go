@@ -15,30 +15,44 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/cavra-dev/cavra"
-	"github.com/cavra-dev/cavra/internal/decisionlog"
+	"github.com/cavra-dev/cavra/internal/audit"
 )
 
-// loggedGovernor decides with the engine and appends to a real decision log file, as the CLI does.
-type loggedGovernor struct {
+// auditedGovernor decides with the engine and appends each decision to a real signed audit
+// log on disk, as the CLI does.
+type auditedGovernor struct {
 	*engineGovernor
-	log *decisionlog.Log
+	log *audit.Log
 }
 
-func (g loggedGovernor) Record(ctx context.Context, a cavra.Action, d cavra.Decision) error {
+func (g auditedGovernor) Record(ctx context.Context, a cavra.Action, d cavra.Decision) error {
 	return g.log.RecordDecision(ctx, a, d)
 }
 
-// benchGateway is the gateway as `cavra mcp wrap` builds it: baseline policy, decision and
-// result logs on disk, pins on disk, the real secret scanner.
+// auditedResults appends result records to the same audit log, as the CLI's evidence does.
+type auditedResults struct{ log *audit.Log }
+
+func (e auditedResults) RecordResult(ctx context.Context, r ResultRecord) error {
+	_, err := e.log.Append(ctx, cavra.RecordMCPResult, r)
+	return err
+}
+
+// benchGateway is the gateway as `cavra mcp wrap` builds it: baseline policy, decisions and
+// result records in the data home's audit log, pins on disk, the real secret scanner.
 func benchGateway(b *testing.B) *Gateway {
 	b.Helper()
 	dir := b.TempDir()
+	log, closeLog, err := audit.OpenLocal(context.Background(), dir, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { closeLog() })
 	gw, err := New(Config{
 		Server:   "own",
 		Cwd:      "/repo",
-		Governor: loggedGovernor{&engineGovernor{eng: newTestEngine(b, "baseline")}, decisionlog.New(filepath.Join(dir, "decisions.jsonl"))},
+		Governor: auditedGovernor{&engineGovernor{eng: newTestEngine(b, "baseline")}, log},
 		Pins:     NewPinStore(filepath.Join(dir, "pins"), nil),
-		Evidence: NewResultLog(filepath.Join(dir, "mcp-results.jsonl")),
+		Evidence: auditedResults{log},
 		Secrets:  testSecrets(),
 	})
 	if err != nil {
