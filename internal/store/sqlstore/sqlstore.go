@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -61,7 +62,18 @@ type Options struct {
 	// SkipMigrate opens the database without applying migrations; a database whose schema is
 	// older than this build then fails to open.
 	SkipMigrate bool
+	// CheckpointInterval is how often a background goroutine checkpoints SQLite's WAL into the
+	// database; zero means DefaultCheckpointInterval, negative disables it.
+	CheckpointInterval time.Duration
 }
+
+// DefaultCheckpointInterval keeps the WAL short in long-lived processes without putting a
+// checkpoint (and its fsync) inside a writer's commit.
+const DefaultCheckpointInterval = 250 * time.Millisecond
+
+// walAutocheckpointPages is SQLite's own checkpoint trigger, left only as a backstop for
+// processes that die before closing: commits then rarely pay for a checkpoint.
+const walAutocheckpointPages = 10000
 
 // DB is a cavra.Store over a SQL database.
 type DB struct {
@@ -75,6 +87,8 @@ type DB struct {
 	// microseconds per row of VALUES, more than it takes to insert the row.
 	stmts     sync.Map
 	stmtCount atomic.Int64
+	// stopCheckpoints ends the background WAL checkpointer and waits for it (SQLite only).
+	stopCheckpoints func()
 }
 
 const maxCachedStmts = 512
@@ -118,6 +132,7 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+sync+")")
+	q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(walAutocheckpointPages)+")")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	db, err := sql.Open("sqlite", dsn)
@@ -129,7 +144,39 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	interval := opts.CheckpointInterval
+	if interval == 0 {
+		interval = DefaultCheckpointInterval
+	}
+	if interval > 0 {
+		s.startCheckpoints(interval)
+	}
 	return s, nil
+}
+
+// startCheckpoints runs PASSIVE checkpoints every interval: they copy committed WAL frames into
+// the database beside running writers, so no commit waits for a checkpoint's fsync. A process
+// that lives shorter than one interval (a hook) never runs one; closing its last connection
+// checkpoints anyway.
+func (s *DB) startCheckpoints(interval time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err != nil && ctx.Err() == nil {
+					s.logger.Debug("wal checkpoint", "err", err)
+				}
+			}
+		}
+	}()
+	s.stopCheckpoints = func() { cancel(); <-done }
 }
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -176,6 +223,9 @@ func (s *DB) SQL() *sql.DB { return s.db }
 
 // Close closes the pool.
 func (s *DB) Close() error {
+	if s.stopCheckpoints != nil {
+		s.stopCheckpoints()
+	}
 	s.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
