@@ -2,6 +2,8 @@ package policies_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"io/fs"
 	"strings"
 	"testing"
@@ -166,6 +168,21 @@ func TestCompiledPacksAreFresh(t *testing.T) {
 		if loaded.Revision != yamlPolicy.Revision {
 			t.Errorf("%s: compiled/%s.json is stale (revision %s, YAML gives %s): run go generate ./policies",
 				name, name, loaded.Revision, yamlPolicy.Revision)
+		}
+		want, err := engine.CheckedConditions(fromYAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := fs.ReadFile(policies.FS, "compiled/"+name+".cel.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string][]byte
+		if err := json.Unmarshal(data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: compiled/%s.cel.json is stale: run go generate ./policies", name, name)
 		}
 	}
 }

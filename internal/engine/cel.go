@@ -7,15 +7,20 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/ext"
+	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
+	"google.golang.org/protobuf/proto"
 )
 
 // condition is a rule's CEL expression, compiled on first use: building a CEL environment
 // costs milliseconds, and a hook process that never reaches a condition should not pay it.
 type condition struct {
-	src  string
-	once sync.Once
-	prg  cel.Program
-	err  error
+	src string
+	// checked is the type-checked AST of src (a serialised CheckedExpr) when the pack was
+	// shipped pre-compiled: building a program from it skips parsing and checking.
+	checked []byte
+	once    sync.Once
+	prg     cel.Program
+	err     error
 }
 
 // celEnv is shared by every condition of every policy in the process.
@@ -49,6 +54,15 @@ func (c *condition) compile() {
 		c.err = fmt.Errorf("cel environment: %w", err)
 		return
 	}
+	if len(c.checked) > 0 {
+		var ce exprpb.CheckedExpr
+		if err := proto.Unmarshal(c.checked, &ce); err == nil {
+			if c.prg, c.err = env.Program(cel.CheckedExprToAst(&ce), cel.EvalOptions(cel.OptOptimize)); c.err == nil {
+				return
+			}
+		}
+		// A damaged pre-compiled form falls back to the source, which is the truth.
+	}
 	ast, iss := env.Compile(c.src)
 	if iss != nil && iss.Err() != nil {
 		c.err = fmt.Errorf("condition: %w", iss.Err())
@@ -79,6 +93,24 @@ func (c *condition) eval(action func() any, subject any) (bool, error) {
 	return b, nil
 }
 
+// CheckedCondition parses and type-checks a condition and returns its AST in serialised
+// form, for packs shipped pre-compiled.
+func CheckedCondition(src string) ([]byte, error) {
+	env, err := celEnv()
+	if err != nil {
+		return nil, fmt.Errorf("cel environment: %w", err)
+	}
+	ast, iss := env.Compile(src)
+	if iss != nil && iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	ce, err := cel.AstToCheckedExpr(ast)
+	if err != nil {
+		return nil, fmt.Errorf("serialise condition: %w", err)
+	}
+	return proto.MarshalOptions{Deterministic: true}.Marshal(ce)
+}
+
 // celAction is the action as CEL sees it: its JSON form, built once per decision.
 func (ev *evaluation) celAction() any {
 	if ev.vars == nil {
@@ -100,6 +132,22 @@ func toCEL(v any) (any, error) {
 	var out any
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("decode for condition: %w", err)
+	}
+	return out, nil
+}
+
+// CheckedConditions returns each conditioned rule's checked condition, by rule id.
+func CheckedConditions(p *Pack) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, r := range p.Rules {
+		if r.Condition == "" {
+			continue
+		}
+		b, err := CheckedCondition(r.Condition)
+		if err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		out[r.ID] = b
 	}
 	return out, nil
 }

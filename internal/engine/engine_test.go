@@ -435,3 +435,26 @@ func TestCELValuesMatchJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestPrecheckedConditions runs the same decision through a condition compiled from source,
+// one built from its pre-checked AST, and one whose pre-checked form is damaged.
+func TestPrecheckedConditions(t *testing.T) {
+	pack := "name: c\nrules:\n  - id: r\n    match: {programs: [rm], any_flags: [r]}\n    condition: subject.paths.exists(p, p.startsWith('/etc'))\n    outcome: block\n    message: m\n"
+	checked, err := CheckedCondition("subject.paths.exists(p, p.startsWith('/etc'))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, form := range map[string][]byte{"source": nil, "checked": checked, "damaged": []byte("not a proto")} {
+		t.Run(name, func(t *testing.T) {
+			pol := mustPolicy(t, map[string]string{"c.yaml": pack}, "c")
+			pol.rules[0].cond.checked = form
+			eng := fixedEngine(pol)
+			for line, want := range map[string]cavra.Outcome{"rm -r /etc/x": cavra.Block, "rm -r build": cavra.Allow} {
+				d, err := eng.Decide(context.Background(), command(line))
+				if err != nil || d.Outcome != want {
+					t.Fatalf("%s: %s %v, want %s", line, d.Outcome, err, want)
+				}
+			}
+		})
+	}
+}

@@ -109,7 +109,22 @@ func (l *Loader) Load(ref string) (*Policy, error) {
 			}
 			// The compiled form is json.Marshal of the resolved pack, so its bytes are what
 			// revision would hash; the freshness test keeps the two equal.
-			return compile(&pack, revisionOf(bytes.TrimSuffix(data, []byte("\n"))))
+			pol, err := compile(&pack, revisionOf(bytes.TrimSuffix(data, []byte("\n"))))
+			if err != nil {
+				return nil, err
+			}
+			if celData, err := fs.ReadFile(l.Builtin, "compiled/"+ref+".cel.json"); err == nil {
+				var checked map[string][]byte
+				if err := json.Unmarshal(celData, &checked); err != nil {
+					return nil, fmt.Errorf("built-in pack %s: decode compiled conditions: %w", ref, err)
+				}
+				for _, r := range pol.rules {
+					if r.cond != nil {
+						r.cond.checked = checked[r.ID]
+					}
+				}
+			}
+			return pol, nil
 		}
 	}
 	pack, err := l.Resolve(ref)

@@ -1,6 +1,8 @@
-// Command gen writes compiled/NAME.json for each built-in pack: the pack with its parents merged
-// in, as JSON, which a hook process decodes several times faster than it parses the YAML.
-// Run it with `go generate ./policies`; a test fails when the JSON is stale.
+// Command gen writes, for each built-in pack, compiled/NAME.json (the pack with its parents
+// merged in, as JSON, which a hook process decodes several times faster than it parses the YAML)
+// and compiled/NAME.cel.json (each rule's condition, parsed and type-checked, so a hook builds
+// its CEL programs without compiling them). Run it with `go generate ./policies`; a test fails
+// when either is stale.
 package main
 
 import (
@@ -31,6 +33,17 @@ func run() error {
 			return fmt.Errorf("encode %s: %w", name, err)
 		}
 		if err := os.WriteFile(filepath.Join("compiled", name+".json"), append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+		conds, err := engine.CheckedConditions(pack)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		data, err = json.MarshalIndent(conds, "", " ")
+		if err != nil {
+			return fmt.Errorf("encode %s conditions: %w", name, err)
+		}
+		if err := os.WriteFile(filepath.Join("compiled", name+".cel.json"), append(data, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
