@@ -3,8 +3,8 @@ package policies_test
 import (
 	"context"
 	"encoding/json"
-	"reflect"
 	"io/fs"
+	"reflect"
 	"strings"
 	"testing"
 
