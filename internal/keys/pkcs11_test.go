@@ -3,6 +3,8 @@
 package keys
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -99,7 +101,13 @@ func setUpSoftHSM(t testing.TB, util string) PKCS11Config {
 	if softHSMErr != nil {
 		t.Fatalf("set up SoftHSM2: %v", softHSMErr)
 	}
-	return PKCS11Config{Module: softHSMModule, Token: testToken, PIN: testPIN, Label: strings.ReplaceAll(t.Name(), "/", "-")}
+	// The token outlives one run of the test binary (go test -count=2): a fresh label each run.
+	var nonce [4]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		t.Fatal(err)
+	}
+	label := strings.ReplaceAll(t.Name(), "/", "-") + "-" + hex.EncodeToString(nonce[:])
+	return PKCS11Config{Module: softHSMModule, Token: testToken, PIN: testPIN, Label: label}
 }
 
 func TestPKCS11GenerateSignAndReopen(t *testing.T) {
