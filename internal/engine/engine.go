@@ -662,7 +662,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, i int) bool {
 	if len(m.Paths) > 0 {
 		found := false
 		for _, p := range ev.facts(i).paths {
-			if m.paths.hit(p, ev.action.Home) && !m.notPaths.hit(p, ev.action.Home) {
+			if m.paths.pathHit(p, ev.action.Home) && !m.notPaths.hit(p, ev.action.Home) {
 				found = true
 				break
 			}
@@ -703,7 +703,7 @@ func (ev *evaluation) fileMatches(m *compiledMatch, f cavra.FileOp) bool {
 	}
 	home := ev.action.Home
 	if m.paths != nil {
-		if !m.paths.hit(f.Path, home) && (f.To == "" || !m.paths.hit(f.To, home)) {
+		if !m.paths.pathHit(f.Path, home) && (f.To == "" || !m.paths.pathHit(f.To, home)) {
 			return false
 		}
 	}

@@ -155,3 +155,57 @@ func (gs globs) literals() ([]string, bool) {
 	}
 	return out, true
 }
+
+// couldExpandTo reports whether v, a path holding shell glob characters (an agent's `cat .e*`),
+// could expand to a file this glob names. Only globs that name a file (a literal path, or a
+// literal last element at any depth such as "**/.env") take part: a pattern over a whole family
+// ("**/*.pem") would make every `grep x *` a credential read. As in bash by default, `*` and `?`
+// do not match a leading dot, and a last element made only of glob characters expands to nothing
+// we can name.
+func (g *glob) couldExpandTo(v, home string) bool {
+	b := base(v)
+	if !hasMeta(b) || strings.Trim(b, "*?") == "" {
+		return false
+	}
+	if g.homeRelative {
+		if home == "" {
+			return false
+		}
+		rest, ok := strings.CutPrefix(v, strings.TrimSuffix(home, "/")+"/")
+		if !ok {
+			return false
+		}
+		v = rest
+	}
+	var candidate string
+	switch g.kind {
+	case globExact:
+		candidate = g.lit
+	case globSuffix:
+		candidate = v[:len(v)-len(b)] + g.lit
+	default:
+		return false
+	}
+	cb := base(candidate)
+	if strings.HasPrefix(cb, ".") && !strings.HasPrefix(b, ".") {
+		return false
+	}
+	ok, _ := doublestar.Match(v, candidate)
+	return ok
+}
+
+// pathHit is hit for a path, also counting a globbed path that could expand to a named file.
+func (gs globs) pathHit(v, home string) bool {
+	if gs.hit(v, home) {
+		return true
+	}
+	if !hasMeta(base(v)) {
+		return false
+	}
+	for i := range gs {
+		if gs[i].couldExpandTo(v, home) {
+			return true
+		}
+	}
+	return false
+}

@@ -50,3 +50,30 @@ func TestHomeRelativeGlob(t *testing.T) {
 		}
 	}
 }
+
+func TestCouldExpandTo(t *testing.T) {
+	tests := []struct {
+		pattern, value string
+		want           bool
+	}{
+		{"**/.env", "/repo/.e*", true},
+		{"**/.env", "/repo/.en?", true},
+		{"**/.env", "/repo/config/.[e]nv", true},
+		{"**/.env", "/repo/*", false},    // a bare * expands to no name we can tell
+		{"**/.env", "/repo/*env", false}, // * never matches a leading dot
+		{"**/id_rsa", "/home/dev/.ssh/id_*", true},
+		{"**/id_rsa", "/repo/*.go", false},
+		{"~/.aws/credentials", "/home/dev/.aws/cred*", true},
+		{"~/.aws/credentials", "/home/other/.aws/cred*", false},
+		{"**/*.pem", "/repo/*.p?m", false}, // families of files never match by expansion
+		{"**/.git", "/repo/build/*", false},
+		{"/etc/shadow", "/etc/sha*", true},
+		{"**/.env", "/repo/.env", false}, // no glob characters: plain matching decides
+	}
+	for _, tt := range tests {
+		g := compileGlob(tt.pattern)
+		if got := g.couldExpandTo(tt.value, "/home/dev"); got != tt.want {
+			t.Errorf("%q could expand %q = %v, want %v", tt.pattern, tt.value, got, tt.want)
+		}
+	}
+}
