@@ -3,12 +3,12 @@
 package claudecode
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/hooks/hookio"
 )
 
 // Host is the source host name of actions from Claude Code.
@@ -39,29 +39,20 @@ type Payload struct {
 // Parse decodes and checks a PreToolUse payload.
 func Parse(data []byte) (Payload, error) {
 	var p Payload
-	if len(bytes.TrimSpace(data)) == 0 {
-		return p, fmt.Errorf("empty hook payload on stdin")
+	if err := hookio.DecodeObject(data, &p); err != nil {
+		return p, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&p); err != nil {
-		return p, fmt.Errorf("decode hook payload: %w", err)
-	}
-	if dec.More() {
-		return p, fmt.Errorf("decode hook payload: trailing data after the JSON object")
-	}
-	switch {
-	case p.HookEventName == "":
+	switch p.HookEventName {
+	case "":
 		return p, fmt.Errorf("hook payload has no hook_event_name")
-	case p.HookEventName != EventPreToolUse:
+	case EventPreToolUse:
+	default:
 		return p, fmt.Errorf("hook event %q is not handled: configure cavra for PreToolUse", p.HookEventName)
-	case p.ToolName == "":
-		return p, fmt.Errorf("hook payload has no tool_name")
-	case len(p.ToolInput) == 0 || p.ToolInput[0] != '{':
-		return p, fmt.Errorf("hook payload tool_input must be a JSON object")
-	case p.Cwd != "" && !strings.HasPrefix(p.Cwd, "/"):
-		return p, fmt.Errorf("hook payload cwd %q is not absolute", p.Cwd)
 	}
-	return p, nil
+	if err := hookio.CheckToolCall(p.ToolName, p.ToolInput); err != nil {
+		return p, err
+	}
+	return p, hookio.CheckCwd(p.Cwd)
 }
 
 // The tool inputs CAVRA reads. Decoding is by field; other fields are ignored.

@@ -3,7 +3,6 @@ package claudecode
 import (
 	"bytes"
 	"fmt"
-	"strings"
 
 	"github.com/cavra-dev/cavra/internal/hooks/hookio"
 )
@@ -25,8 +24,8 @@ func ParseContent(data []byte) (Payload, error) {
 	if err := hookio.DecodeObject(data, &p); err != nil {
 		return p, err
 	}
-	if p.Cwd != "" && !strings.HasPrefix(p.Cwd, "/") {
-		return p, fmt.Errorf("hook payload cwd %q is not absolute", p.Cwd)
+	if err := hookio.CheckCwd(p.Cwd); err != nil {
+		return p, err
 	}
 	switch p.HookEventName {
 	case "":

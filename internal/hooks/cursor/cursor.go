@@ -62,8 +62,8 @@ func Parse(data []byte) (Payload, error) {
 	if err := hookio.DecodeObject(data, &p); err != nil {
 		return p, err
 	}
-	if p.Cwd != "" && !strings.HasPrefix(p.Cwd, "/") {
-		return p, fmt.Errorf("hook payload cwd %q is not absolute", p.Cwd)
+	if err := hookio.CheckCwd(p.Cwd); err != nil {
+		return p, err
 	}
 	for _, r := range p.WorkspaceRoots {
 		if !strings.HasPrefix(r, "/") {

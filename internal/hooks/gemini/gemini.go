@@ -55,18 +55,15 @@ func Parse(data []byte) (Payload, error) {
 	if err := hookio.DecodeObject(data, &p); err != nil {
 		return p, err
 	}
-	if p.Cwd != "" && !strings.HasPrefix(p.Cwd, "/") {
-		return p, fmt.Errorf("hook payload cwd %q is not absolute", p.Cwd)
+	if err := hookio.CheckCwd(p.Cwd); err != nil {
+		return p, err
 	}
 	switch p.HookEventName {
 	case "":
 		return p, fmt.Errorf("hook payload has no hook_event_name")
 	case EventBeforeTool, EventAfterTool:
-		if p.ToolName == "" {
-			return p, fmt.Errorf("hook payload has no tool_name")
-		}
-		if !hookio.IsObject(p.ToolInput) {
-			return p, fmt.Errorf("hook payload tool_input must be a JSON object")
+		if err := hookio.CheckToolCall(p.ToolName, p.ToolInput); err != nil {
+			return p, err
 		}
 	case EventBeforeAgent:
 		if p.Prompt == nil {

@@ -117,3 +117,23 @@ func quoteWord(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// CheckCwd rejects a working directory that is not absolute: paths in the action resolve
+// against it, and a relative one would make them mean whatever the hook's own directory is.
+func CheckCwd(cwd string) error {
+	if cwd != "" && !strings.HasPrefix(cwd, "/") {
+		return fmt.Errorf("hook payload cwd %q is not absolute", cwd)
+	}
+	return nil
+}
+
+// CheckToolCall requires what every tool event carries: a tool name and an object of inputs.
+func CheckToolCall(toolName string, toolInput json.RawMessage) error {
+	if toolName == "" {
+		return fmt.Errorf("hook payload has no tool_name")
+	}
+	if !IsObject(toolInput) {
+		return fmt.Errorf("hook payload tool_input must be a JSON object")
+	}
+	return nil
+}

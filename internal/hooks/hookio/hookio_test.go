@@ -73,3 +73,25 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckCwdAndToolCall(t *testing.T) {
+	for _, tt := range []struct {
+		cwd, tool, input string
+		wantErr          string
+	}{
+		{cwd: "/repo", tool: "Bash", input: `{"command":"ls"}`},
+		{cwd: "", tool: "Bash", input: ` {}`},
+		{cwd: "repo", tool: "Bash", input: `{}`, wantErr: "not absolute"},
+		{cwd: "/repo", tool: "", input: `{}`, wantErr: "no tool_name"},
+		{cwd: "/repo", tool: "Bash", input: `"ls"`, wantErr: "must be a JSON object"},
+		{cwd: "/repo", tool: "Bash", input: ``, wantErr: "must be a JSON object"},
+	} {
+		err := CheckCwd(tt.cwd)
+		if err == nil {
+			err = CheckToolCall(tt.tool, json.RawMessage(tt.input))
+		}
+		if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%+v: err = %v", tt, err)
+		}
+	}
+}
