@@ -32,10 +32,15 @@ vet:
 lint: vet
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 
-# Benchmarks that print the issue's performance figures.
+# Benchmarks that print the issues' performance figures. Postgres figures need CAVRA_TEST_POSTGRES;
+# the 1M-entry audit benchmarks build (once, under /tmp) a million-entry log first.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./internal/engine/ ./internal/engine/shell/ ./internal/engine/secrets/
+	$(GO) test -run '^$$' -bench DecideBaseline -benchtime 5s -cpu 1 ./internal/engine/
 	$(GO) run ./internal/bench/hookbench -bin ./$(BIN) -runs 500
+	$(GO) test -run '^$$' -bench 'DurableAppend|LocalOpenAppendClose|InclusionProof1M' -benchtime 3s ./internal/audit/
+	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x ./internal/audit/
+	$(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1 ./internal/scan/
+	$(GO) test -run '^$$' -bench 'AddedLatency|Throughput|Raw' -benchtime 3000x ./internal/mcpgw/
 
 # A short run of every fuzz target, 20 s each.
 fuzz:
