@@ -69,6 +69,11 @@ func (g *mcpGovernor) Decide(ctx context.Context, a cavra.Action) (cavra.Action,
 }
 
 func (g *mcpGovernor) Record(ctx context.Context, a cavra.Action, d cavra.Decision) error {
+	if d.Outcome == cavra.AllowWithAttestation {
+		// The call goes through only with its signed attestation made, as for every hook.
+		_, _, err := g.log.RecordAttested(ctx, a, d, nil)
+		return err
+	}
 	return g.log.RecordDecision(ctx, a, d)
 }
 
