@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -143,16 +144,48 @@ type entrySummary struct {
 	Outcome   cavra.Outcome    `json:"outcome,omitempty"`
 	Kind      cavra.Kind       `json:"kind,omitempty"`
 	RuleID    string           `json:"rule_id,omitempty"`
+	// Verdict and Subject summarise the other record types: a scanned file's verdict and path,
+	// an MCP result's handling and server/tool, a scan's counts and targets.
+	Verdict string `json:"verdict,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 func summarise(e cavra.AuditEntry) entrySummary {
 	s := entrySummary{Index: e.Index, ID: e.ID, Time: e.Time, Type: e.Type, Workspace: e.Workspace}
-	if e.Type == cavra.RecordDecision {
+	switch e.Type {
+	case cavra.RecordDecision:
 		var rec struct {
 			Body cavra.DecisionEvidence `json:"body"`
 		}
 		if json.Unmarshal(e.Record, &rec) == nil {
 			s.Outcome, s.Kind, s.RuleID = rec.Body.Decision.Outcome, rec.Body.Action.Kind, rec.Body.Decision.RuleID
+		}
+	case cavra.RecordScan:
+		var rec struct {
+			Body cavra.ScanEvidence `json:"body"`
+		}
+		if json.Unmarshal(e.Record, &rec) == nil {
+			s.Verdict, s.Subject = string(rec.Body.File.Verdict), rec.Body.File.Path
+		}
+	case cavra.RecordScanSummary:
+		var rec struct {
+			Body cavra.ScanSummaryEvidence `json:"body"`
+		}
+		if json.Unmarshal(e.Record, &rec) == nil {
+			sum := rec.Body.Summary
+			s.Verdict = fmt.Sprintf("%d malicious, %d suspicious", sum.Malicious, sum.Suspicious)
+			s.Subject = strings.Join(rec.Body.Targets, " ")
+		}
+	case cavra.RecordMCPResult:
+		var rec struct {
+			Body struct {
+				Server   string `json:"server"`
+				Tool     string `json:"tool"`
+				Handling string `json:"handling"`
+			} `json:"body"`
+		}
+		if json.Unmarshal(e.Record, &rec) == nil {
+			s.Verdict, s.Subject = rec.Body.Handling, rec.Body.Server+"/"+rec.Body.Tool
 		}
 	}
 	return s
@@ -207,8 +240,12 @@ func newAuditListCmd(rt *runtime, flags *auditFlags) *cobra.Command {
 			tw := tabwriter.NewWriter(rt.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "INDEX\tTIME\tTYPE\tOUTCOME\tKIND\tRULE\tWORKSPACE\tID")
 			for _, s := range out {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Index, s.Time.Format(time.RFC3339), s.Type, s.Outcome,
-					s.Kind, s.RuleID, s.Workspace, s.ID)
+				outcome, rule := string(s.Outcome), s.RuleID
+				if outcome == "" {
+					outcome, rule = s.Verdict, s.Subject
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Index, s.Time.Format(time.RFC3339), s.Type, outcome,
+					s.Kind, rule, s.Workspace, s.ID)
 			}
 			return tw.Flush()
 		},
