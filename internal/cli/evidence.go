@@ -9,6 +9,7 @@ import (
 	"github.com/cavra-dev/cavra/internal/audit"
 	"github.com/cavra-dev/cavra/internal/decisionlog"
 	"github.com/cavra-dev/cavra/internal/home"
+	"github.com/cavra-dev/cavra/internal/hooks/hookio"
 	"github.com/cavra-dev/cavra/internal/mcpgw"
 )
 
@@ -35,7 +36,7 @@ func openEvidence(ctx context.Context, rt *runtime, mirrorFlag string) (*evidenc
 		return nil, err
 	}
 	ev := &evidence{root: root, rt: rt, log: log, closeLog: closeLog}
-	if mirror := firstNonEmpty(mirrorFlag, rt.getenv("CAVRA_DECISION_LOG")); mirror != "" {
+	if mirror := hookio.FirstNonEmpty(mirrorFlag, rt.getenv("CAVRA_DECISION_LOG")); mirror != "" {
 		ev.mirror = decisionlog.New(mirror)
 	}
 	return ev, nil
@@ -74,13 +75,4 @@ func dataHome(rt *runtime) (string, error) {
 		return "", errors.Join(err, errors.New("set CAVRA_HOME to choose the data home"))
 	}
 	return dir, nil
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

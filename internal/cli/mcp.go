@@ -77,6 +77,16 @@ func (g *mcpGovernor) Record(ctx context.Context, a cavra.Action, d cavra.Decisi
 	return g.log.RecordDecision(ctx, a, d)
 }
 
+// newGatewayHere is newGateway for the process's working directory, against which path
+// arguments of tool calls resolve.
+func newGatewayHere(cmd *cobra.Command, rt *runtime, f mcpFlags) (*mcpgw.Gateway, io.Closer, error) {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, nil, withExit(exitUsage, fmt.Errorf("find the working directory: %w", err))
+	}
+	return newGateway(cmd, rt, f, cwd)
+}
+
 // newGateway wires the engine, the audit log (decisions and result records), the pin store and the
 // secret scanner. The returned closer closes the audit log.
 func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw.Gateway, io.Closer, error) {
@@ -190,11 +200,7 @@ result that cannot be recorded is withheld). The server's stderr passes through;
 			if f.name == "" {
 				f.name = serverName(args)
 			}
-			cwd, err := os.Getwd()
-			if err != nil {
-				return withExit(exitUsage, fmt.Errorf("find the working directory: %w", err))
-			}
-			gw, ev, err := newGateway(cmd, rt, f, cwd)
+			gw, ev, err := newGatewayHere(cmd, rt, f)
 			if err != nil {
 				return err
 			}
@@ -289,11 +295,7 @@ Origin that is neither loopback nor listed in --allow-origin are refused.`,
 			if f.name == "" {
 				f.name = up.Hostname()
 			}
-			cwd, err := os.Getwd()
-			if err != nil {
-				return withExit(exitUsage, fmt.Errorf("find the working directory: %w", err))
-			}
-			gw, ev, err := newGateway(cmd, rt, f, cwd)
+			gw, ev, err := newGatewayHere(cmd, rt, f)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/hooks/hookio"
 	"github.com/cavra-dev/cavra/internal/scan"
 )
 
@@ -135,7 +136,7 @@ Exit status: 0 when nothing reaches --fail-on, 1 when something does, 2 on usage
 			}
 			if reportTo != "" {
 				ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-				err := scan.Send(ctx, nil, reportTo, firstNonEmpty(token, rt.getenv("CAVRA_TOKEN")), report)
+				err := scan.Send(ctx, nil, reportTo, hookio.FirstNonEmpty(token, rt.getenv("CAVRA_TOKEN")), report)
 				cancel()
 				if err != nil {
 					return withExit(exitUsage, err)

@@ -1,13 +1,10 @@
 package mcpgw
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -288,27 +285,6 @@ func toolNames(t testing.TB, cs *mcp.ClientSession) map[string]bool {
 		names[tl.Name] = true
 	}
 	return names
-}
-
-// readJSONLines reads a JSON-lines file into values of T.
-func readJSONLines[T any](t testing.TB, path string) []T {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []T
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			t.Fatalf("%s: %v", filepath.Base(path), err)
-		}
-		out = append(out, v)
-	}
-	return out
 }
 
 func writeFile(t testing.TB, path, content string) {

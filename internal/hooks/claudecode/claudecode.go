@@ -109,7 +109,7 @@ func ToAction(p Payload) (cavra.Action, error) {
 		Version: cavra.TaxonomyVersion,
 		Cwd:     p.Cwd,
 		Source: cavra.Source{Host: Host, Tool: p.ToolName, Event: p.HookEventName, SessionID: p.SessionID,
-			ToolUseID: p.ToolUseID, Agent: firstNonEmpty(p.AgentID, p.AgentType), PermissionMode: p.PermissionMode},
+			ToolUseID: p.ToolUseID, Agent: hookio.FirstNonEmpty(p.AgentID, p.AgentType), PermissionMode: p.PermissionMode},
 	}
 	input := p.ToolInput
 	switch p.ToolName {
@@ -126,14 +126,14 @@ func ToAction(p Payload) (cavra.Action, error) {
 			return a, inputError(p.ToolName, "file_path", err)
 		}
 		a.Kind, a.Effect = cavra.KindFileWrite, cavra.EffectWrite
-		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: *in.FilePath, Content: deref(in.Content)}}
+		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: *in.FilePath, Content: hookio.Deref(in.Content)}}
 	case "Edit":
 		var in editInput
 		if err := decode(input, &in); err != nil || in.FilePath == nil || *in.FilePath == "" {
 			return a, inputError(p.ToolName, "file_path", err)
 		}
 		a.Kind, a.Effect = cavra.KindFileWrite, cavra.EffectWrite
-		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: *in.FilePath, Content: deref(in.NewString)}}
+		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: *in.FilePath, Content: hookio.Deref(in.NewString)}}
 	case "MultiEdit":
 		var in multiEditInput
 		if err := decode(input, &in); err != nil || in.FilePath == nil || *in.FilePath == "" {
@@ -235,22 +235,6 @@ func inputError(tool, field string, err error) error {
 	return fmt.Errorf("%s tool_input has no %s", tool, field)
 }
 
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
 // Answer is the hook's stdout.
 type Answer struct {
 	HookSpecificOutput HookOutput `json:"hookSpecificOutput"`
@@ -287,15 +271,7 @@ func Render(d cavra.Decision) Answer {
 	}
 	// Warnings from lower-ranked rules still reach the model.
 	if d.Outcome.Permits() && d.Outcome != cavra.Warn {
-		var warns []string
-		for _, m := range d.Matches {
-			if m.Outcome == cavra.Warn {
-				warns = append(warns, "CAVRA warn ["+m.RuleID+"]: "+m.Message)
-			}
-		}
-		if len(warns) > 0 {
-			out.AdditionalContext = strings.Join(warns, " ")
-		}
+		out.AdditionalContext = hookio.LowerWarnings(d)
 	}
 	return Answer{HookSpecificOutput: out}
 }

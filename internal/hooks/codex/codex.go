@@ -12,7 +12,6 @@ package codex
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/engine/patch"
@@ -101,7 +100,7 @@ func ToAction(p Payload) (cavra.Action, error) {
 		Version: cavra.TaxonomyVersion,
 		Cwd:     p.Cwd,
 		Source: cavra.Source{Host: Host, Tool: p.ToolName, Event: p.HookEventName, SessionID: p.SessionID,
-			ToolUseID: p.ToolUseID, Agent: firstNonEmpty(p.AgentID, p.AgentType), PermissionMode: p.PermissionMode},
+			ToolUseID: p.ToolUseID, Agent: hookio.FirstNonEmpty(p.AgentID, p.AgentType), PermissionMode: p.PermissionMode},
 	}
 	if p.HookEventName != EventPreToolUse {
 		return a, fmt.Errorf("only PreToolUse payloads are decisions, not %s", p.HookEventName)
@@ -200,7 +199,7 @@ const ApprovalHelp = "Codex hooks cannot ask for approval, so CAVRA denied it: s
 func Render(d cavra.Decision) Answer {
 	switch d.Outcome {
 	case cavra.Allow, cavra.AuditOnly, cavra.AllowWithAttestation:
-		if w := lowerWarnings(d); w != "" {
+		if w := hookio.LowerWarnings(d); w != "" {
 			return Answer{SystemMessage: w}
 		}
 		return Answer{}
@@ -217,19 +216,6 @@ func deny(reason string) Answer {
 	return Answer{HookSpecificOutput: &HookOutput{HookEventName: EventPreToolUse, PermissionDecision: "deny", PermissionDecisionReason: reason}}
 }
 
-func lowerWarnings(d cavra.Decision) string {
-	var warns []string
-	for _, m := range d.Matches {
-		if m.Outcome == cavra.Warn {
-			warns = append(warns, "["+m.RuleID+"] "+m.Message)
-		}
-	}
-	if len(warns) == 0 {
-		return ""
-	}
-	return "CAVRA warning: " + strings.Join(warns, " ")
-}
-
 // RenderFindings answers a PostToolUse or UserPromptSubmit payload. No findings: {}. Secrets in
 // a prompt block it, so that they never reach the model; secrets in a tool's output block with
 // a reason that tells the model not to repeat or use them (Codex cannot replace the output of
@@ -243,13 +229,4 @@ func RenderFindings(p Payload, findings string) Answer {
 	}
 	return Answer{Decision: "block", Reason: "CAVRA: the output of " + p.ToolName + " holds " + findings +
 		" Do not repeat, store or use these values; tell the user to rotate them."}
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -234,7 +234,7 @@ func Render(p Payload, d cavra.Decision) Answer {
 	read := p.HookEventName == EventBeforeReadFile
 	switch d.Outcome {
 	case cavra.Allow, cavra.AuditOnly, cavra.AllowWithAttestation:
-		if w := lowerWarnings(d); w != "" && !read {
+		if w := hookio.LowerWarnings(d); w != "" && !read {
 			return Answer{Permission: "allow", UserMessage: w, AgentMessage: w}
 		}
 		return Answer{Permission: "allow"}
@@ -263,19 +263,6 @@ func ReadDenialReason(d cavra.Decision) string {
 		return claudecode.Reason(d) + " " + ApprovalHelp
 	}
 	return claudecode.Reason(d)
-}
-
-func lowerWarnings(d cavra.Decision) string {
-	var warns []string
-	for _, m := range d.Matches {
-		if m.Outcome == cavra.Warn {
-			warns = append(warns, "["+m.RuleID+"] "+m.Message)
-		}
-	}
-	if len(warns) == 0 {
-		return ""
-	}
-	return "CAVRA warning: " + strings.Join(warns, " ")
 }
 
 // RenderFindings answers an after* or beforeSubmitPrompt payload. A prompt with a secret is

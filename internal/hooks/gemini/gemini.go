@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
@@ -93,8 +92,8 @@ type toolInput struct {
 	Query        string   `json:"query"`
 }
 
-func (in toolInput) file() string { return firstNonEmpty(in.FilePath, in.AbsolutePath, in.Path) }
-func (in toolInput) dir() string  { return firstNonEmpty(in.DirPath, in.Directory, in.Path) }
+func (in toolInput) file() string { return hookio.FirstNonEmpty(in.FilePath, in.AbsolutePath, in.Path) }
+func (in toolInput) dir() string  { return hookio.FirstNonEmpty(in.DirPath, in.Directory, in.Path) }
 
 // harmlessTools act only on the conversation or the agent's own plan.
 var harmlessTools = map[string]bool{"write_todos": true, "save_memory": true, "activate_skill": true, "complete_task": true, "ask_user": true}
@@ -143,13 +142,13 @@ func ToAction(p Payload) (cavra.Action, error) {
 			return a, fmt.Errorf("write_file tool_input has no file_path")
 		}
 		a.Kind, a.Effect = cavra.KindFileWrite, cavra.EffectWrite
-		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: in.file(), Content: deref(in.Content)}}
+		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: in.file(), Content: hookio.Deref(in.Content)}}
 	case "replace", "edit":
 		if in.file() == "" {
 			return a, fmt.Errorf("%s tool_input has no file_path", p.ToolName)
 		}
 		a.Kind, a.Effect = cavra.KindFileWrite, cavra.EffectWrite
-		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: in.file(), Content: deref(in.NewString)}}
+		a.Files = []cavra.FileOp{{Op: cavra.FileWrite, Path: in.file(), Content: hookio.Deref(in.NewString)}}
 	case "read_file":
 		if in.file() == "" {
 			return a, fmt.Errorf("read_file tool_input has no file_path")
@@ -253,7 +252,7 @@ const ApprovalHelp = "Gemini CLI hooks cannot ask for approval, so CAVRA denied 
 func Render(d cavra.Decision) Answer {
 	switch d.Outcome {
 	case cavra.Allow, cavra.AuditOnly, cavra.AllowWithAttestation:
-		return Answer{Decision: "allow", SystemMessage: lowerWarnings(d)}
+		return Answer{Decision: "allow", SystemMessage: hookio.LowerWarnings(d)}
 	case cavra.Warn:
 		return Answer{Decision: "allow", SystemMessage: "CAVRA warning: " + claudecode.Reason(d)}
 	case cavra.RequireApproval:
@@ -261,19 +260,6 @@ func Render(d cavra.Decision) Answer {
 	default:
 		return Answer{Decision: "deny", Reason: claudecode.Reason(d)}
 	}
-}
-
-func lowerWarnings(d cavra.Decision) string {
-	var warns []string
-	for _, m := range d.Matches {
-		if m.Outcome == cavra.Warn {
-			warns = append(warns, "["+m.RuleID+"] "+m.Message)
-		}
-	}
-	if len(warns) == 0 {
-		return ""
-	}
-	return "CAVRA warning: " + strings.Join(warns, " ")
 }
 
 // RenderFindings answers an AfterTool or BeforeAgent payload. No findings: {}. A prompt with a
@@ -292,20 +278,4 @@ func RenderFindings(p Payload, findings, redacted string) Answer {
 		ToolOutput:        &redacted,
 		AdditionalContext: note + " Do not try to recover these values; tell the user to rotate them.",
 	}}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 // Package hookio holds what every agent-host adapter needs to read a hook payload safely:
 // strict decoding of one JSON object, MCP tool-name splitting, the text inside a JSON value
-// (for secret scanning of tool output), and shell quoting of argv.
+// (for secret scanning of tool output), shell quoting of argv, and the small pieces every
+// answer renderer shares.
 package hookio
 
 import (
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/cavra-dev/cavra"
 )
 
 // DecodeObject decodes data, which must be exactly one JSON object, into v.
@@ -136,4 +139,37 @@ func CheckToolCall(toolName string, toolInput json.RawMessage) error {
 		return fmt.Errorf("hook payload tool_input must be a JSON object")
 	}
 	return nil
+}
+
+// LowerWarnings joins the warnings of rules that matched below the deciding one, so a host that
+// allows still tells the model why the act was risky; "" when there are none.
+func LowerWarnings(d cavra.Decision) string {
+	var warns []string
+	for _, m := range d.Matches {
+		if m.Outcome == cavra.Warn {
+			warns = append(warns, "["+m.RuleID+"] "+m.Message)
+		}
+	}
+	if len(warns) == 0 {
+		return ""
+	}
+	return "CAVRA warning: " + strings.Join(warns, " ")
+}
+
+// Deref is *s, or "" for nil: optional string fields of tool inputs.
+func Deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// FirstNonEmpty returns the first value that is not "".
+func FirstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
