@@ -11,11 +11,10 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/cavra
 
-# The product on embedded defaults: a hook needs no server, so `run` shows the decision engine
-# judging a sample; `cavra serve` arrives with the control-plane server.
+# The product on embedded defaults: the control plane on 127.0.0.1:8080 with SQLite, keys and an
+# embedded NATS JetStream in the data home ($$CAVRA_HOME, else ~/.local/share/cavra).
 run: build
-	@./$(BIN) policy list
-	@echo '{"kind":"command.exec","cwd":"/repo","command":{"line":"git push --force origin main"}}' | ./$(BIN) eval
+	./$(BIN) serve
 
 # Installs what Go cannot fetch (SoftHSM2 and local-kms for the key-custody tests, the npm MCP
 # servers for the gateway tests), then vets and runs every test.
@@ -25,6 +24,7 @@ test: test-deps vet
 test-deps:
 	@sh scripts/install-test-deps.sh
 	@sh scripts/install-mcp-peers.sh
+	@sh scripts/install-openapi-lint.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -107,6 +107,12 @@ type Decision struct {
 	DecidedAt   time.Time `json:"decided_at"`
 	// ApprovalTTL is how long a granted approval of this action lasts, when the rule sets one.
 	ApprovalTTL Duration `json:"approval_ttl,omitempty"`
+	// Approvers is how many distinct people must grant a require_approval decision, when the
+	// rule asks for more than one.
+	Approvers int `json:"approvers,omitempty"`
+	// ApprovalID names the approval this decision requested (require_approval) or was let
+	// through by (a granted approval of the same action).
+	ApprovalID string `json:"approval_id,omitempty"`
 }
 
 // Match is one rule that matched an action, with what it matched.

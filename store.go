@@ -12,6 +12,7 @@ import (
 // a lost race with another writer (an audit index already taken) is ErrConflict.
 type Store interface {
 	StoreReader
+	TokenStore
 	// Update runs fn in one transaction: all of its writes commit together or none do. Writers
 	// are serialised per database (SQLite) or per tenant's audit head (Postgres), so the audit
 	// head read inside fn stays current until fn returns.
@@ -50,6 +51,11 @@ type StoreReader interface {
 	CheckpointBySeq(ctx context.Context, seq uint64) (Checkpoint, error)
 	// ScanCheckpoints calls fn for every checkpoint in seq order.
 	ScanCheckpoints(ctx context.Context, fn func(Checkpoint) error) error
+
+	// Approval returns an approval by id.
+	Approval(ctx context.Context, id string) (Approval, error)
+	// Approvals lists approvals, newest first.
+	Approvals(ctx context.Context, q ApprovalQuery) ([]Approval, error)
 }
 
 // StoreTx is what a transaction may do.
@@ -65,6 +71,26 @@ type StoreTx interface {
 	// PutCheckpoint stores the next checkpoint: its Seq must be the head's CheckpointSeq+1, and
 	// its Size must lie between the previous checkpoint's size and the log's size.
 	PutCheckpoint(ctx context.Context, c Checkpoint) error
+	// PutApproval inserts an approval, or replaces the one with its id. Callers serialise
+	// changes to one approval by holding the audit head (AuditHead inside Update) first.
+	PutApproval(ctx context.Context, a Approval) error
+}
+
+// TokenStore keeps API tokens. Tokens are looked up by hash before the tenant is known, so
+// TokenByHash searches every tenant; the other methods act for the tenant in ctx.
+type TokenStore interface {
+	// PutToken inserts a token; an existing id or hash is ErrConflict.
+	PutToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token whose secret hashes to hash, of any tenant.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// Tokens lists the tenant's tokens, revoked ones included, oldest first.
+	Tokens(ctx context.Context) ([]Token, error)
+	// RevokeToken marks the token with the given id or name revoked at at; ErrNotFound when
+	// the tenant has no such token. Revoking a revoked token keeps the first time.
+	RevokeToken(ctx context.Context, idOrName string, at time.Time) (Token, error)
+	// TokenTenants lists, sorted, the tenants that hold at least one token, of every tenant:
+	// background work that runs per tenant (the approval-expiry sweep) walks them.
+	TokenTenants(ctx context.Context) ([]string, error)
 }
 
 // DecisionQuery filters decisions. Zero fields do not filter.

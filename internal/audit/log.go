@@ -71,6 +71,9 @@ type Options struct {
 	MaxBatch int
 	// NewID makes entry ids; nil means UUIDv7 (time-ordered).
 	NewID func() string
+	// OnCheckpoint is told of each checkpoint this Log cuts, after it commits (the server
+	// publishes checkpoint.signed from it). It must not block.
+	OnCheckpoint func(ctx context.Context, cp cavra.Checkpoint)
 }
 
 // Log is a tenant-partitioned audit log over a store. It is safe for concurrent use.
@@ -267,40 +270,8 @@ func (l *Log) commit(ctx context.Context, tenant string, t *tenantLog, batch []*
 				return err
 			}
 		}
-		now := l.opts.Clock().UTC()
-		entries := make([]cavra.AuditEntry, len(batch))
-		var nodes []cavra.TreeNode
-		visit := func(id compact.NodeID, hash []byte) {
-			if id.Level > 0 {
-				nodes = append(nodes, cavra.TreeNode{ID: cavra.TreeNodeID{Level: id.Level, Index: id.Index}, Hash: hash})
-			}
-		}
-		var decisions []cavra.DecisionRecord
-		for i, p := range batch {
-			idx := head.Size + uint64(i)
-			if idx > maxSafeIndex {
-				return cavra.Errorf(cavra.ErrUnavailable, "audit log of tenant %s is full", tenant)
-			}
-			rec := encodeRecord(Record{Body: p.body, ID: p.id, Index: idx, Tenant: tenant, Time: formatTime(now),
-				Type: p.typ, V: RecordVersion, Workspace: p.workspace})
-			leaf := hasher.HashLeaf(rec)
-			if err := t.rng.Append(leaf, visit); err != nil {
-				return fmt.Errorf("extend merkle tree: %w", err)
-			}
-			entries[i] = cavra.AuditEntry{Index: idx, ID: p.id, Tenant: tenant, Workspace: p.workspace, Type: p.typ,
-				Time: now, Record: rec, LeafHash: leaf}
-			if p.decision != nil {
-				d := *p.decision
-				d.AuditIndex, d.RecordedAt = idx, now
-				decisions = append(decisions, d)
-			}
-		}
-		if len(decisions) > 0 {
-			if err := tx.PutDecisions(ctx, decisions); err != nil {
-				return err
-			}
-		}
-		if err := tx.AppendAuditEntries(ctx, entries, nodes); err != nil {
+		entries, err := l.appendEntries(ctx, tx, tenant, t.rng, head.Size, batch)
+		if err != nil {
 			return err
 		}
 		for i, p := range batch {
@@ -321,6 +292,112 @@ func (l *Log) commit(ctx context.Context, tenant string, t *tenantLog, batch []*
 		t.sawSize(size)
 		l.maybeCheckpoint(ctx, head, size)
 	}
+}
+
+// appendEntries encodes batch as the entries from index size on, extends rng (the compact
+// range [0, size)) with their leaves, and writes entries, completed tree nodes and decision rows
+// in tx.
+func (l *Log) appendEntries(ctx context.Context, tx cavra.StoreTx, tenant string, rng *compact.Range, size uint64, batch []*pending) ([]cavra.AuditEntry, error) {
+	now := l.opts.Clock().UTC()
+	entries := make([]cavra.AuditEntry, len(batch))
+	var nodes []cavra.TreeNode
+	visit := func(id compact.NodeID, hash []byte) {
+		if id.Level > 0 {
+			nodes = append(nodes, cavra.TreeNode{ID: cavra.TreeNodeID{Level: id.Level, Index: id.Index}, Hash: hash})
+		}
+	}
+	var decisions []cavra.DecisionRecord
+	for i, p := range batch {
+		idx := size + uint64(i)
+		if idx > maxSafeIndex {
+			return nil, cavra.Errorf(cavra.ErrUnavailable, "audit log of tenant %s is full", tenant)
+		}
+		rec := encodeRecord(Record{Body: p.body, ID: p.id, Index: idx, Tenant: tenant, Time: formatTime(now),
+			Type: p.typ, V: RecordVersion, Workspace: p.workspace})
+		leaf := hasher.HashLeaf(rec)
+		if err := rng.Append(leaf, visit); err != nil {
+			return nil, fmt.Errorf("extend merkle tree: %w", err)
+		}
+		entries[i] = cavra.AuditEntry{Index: idx, ID: p.id, Tenant: tenant, Workspace: p.workspace, Type: p.typ,
+			Time: now, Record: rec, LeafHash: leaf}
+		if p.decision != nil {
+			d := *p.decision
+			d.AuditIndex, d.RecordedAt = idx, now
+			decisions = append(decisions, d)
+		}
+	}
+	if len(decisions) > 0 {
+		if err := tx.PutDecisions(ctx, decisions); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.AppendAuditEntries(ctx, entries, nodes); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// TxRecord is one record for AppendTx: a decision (Action and Decision set) or any other
+// record (Type and Body).
+type TxRecord struct {
+	Type     cavra.RecordType
+	Body     any
+	Action   *cavra.Action
+	Decision *cavra.Decision
+}
+
+// AppendTx appends recs inside tx, a transaction of the log's store opened with Update, so
+// that they commit or fail together with the caller's other writes there (an approval's state
+// and the record of its change). It reads the audit head first, which locks it until tx ends:
+// call it, or tx.AuditHead, before reading the rows it guards. It bypasses group commit, so
+// it suits rare writes; decisions at volume go through AppendDecision.
+func (l *Log) AppendTx(ctx context.Context, tx cavra.StoreTx, recs ...TxRecord) ([]cavra.AuditEntry, error) {
+	tenant := cavra.TenantFrom(ctx)
+	ws := cavra.WorkspaceFrom(ctx)
+	batch := make([]*pending, len(recs))
+	for i, r := range recs {
+		if r.Decision != nil {
+			if r.Action == nil {
+				return nil, cavra.Errorf(cavra.ErrInvalid, "append: decision record without its action")
+			}
+			d := *r.Decision
+			if d.ID == "" {
+				d.ID = l.opts.NewID()
+			}
+			if !d.Outcome.Valid() {
+				return nil, cavra.Errorf(cavra.ErrInvalid, "record decision %s: invalid outcome %q", d.ID, d.Outcome)
+			}
+			*r.Decision = d
+			body, err := MarshalCanonical(cavra.DecisionEvidence{Action: *r.Action, Decision: d})
+			if err != nil {
+				return nil, cavra.Errorf(cavra.ErrInvalid, "record decision %s: %w", d.ID, err)
+			}
+			batch[i] = &pending{workspace: ws, typ: cavra.RecordDecision, id: d.ID, body: body,
+				decision: &cavra.DecisionRecord{ID: d.ID, Tenant: tenant, Workspace: ws, Action: *r.Action, Decision: d}}
+			continue
+		}
+		if r.Type == "" {
+			return nil, cavra.Errorf(cavra.ErrInvalid, "append: empty record type")
+		}
+		body, err := MarshalCanonical(r.Body)
+		if err != nil {
+			return nil, cavra.Errorf(cavra.ErrInvalid, "append %s: %w", r.Type, err)
+		}
+		batch[i] = &pending{workspace: ws, typ: r.Type, id: l.opts.NewID(), body: body}
+	}
+	head, err := tx.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rng, err := l.loadRange(ctx, tx, head.Size)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := l.appendEntries(ctx, tx, tenant, rng, head.Size, batch)
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
 }
 
 // maybeCheckpoint cuts a checkpoint when a trigger fires. The appends it follows have
@@ -441,7 +518,10 @@ func (l *Log) Checkpoint(ctx context.Context) (cavra.Checkpoint, error) {
 	if err != nil {
 		return cavra.Checkpoint{}, fmt.Errorf("cut checkpoint: %w", err)
 	}
-	var cp cavra.Checkpoint
+	var (
+		cp  cavra.Checkpoint
+		cut bool
+	)
 	// Signing happens inside the transaction so that the checkpoint's sequence number and size
 	// are those of the head it locked; file and HSM keys sign in microseconds to milliseconds.
 	err = l.store.Update(ctx, func(ctx context.Context, tx cavra.StoreTx) error {
@@ -465,10 +545,14 @@ func (l *Log) Checkpoint(ctx context.Context) (cavra.Checkpoint, error) {
 		}
 		cp = cavra.Checkpoint{Tenant: tenant, Seq: head.CheckpointSeq + 1, Origin: body.Origin, Size: head.Size,
 			RootHash: root, Note: signed, KeyID: signer.KeyID(), CreatedAt: now}
+		cut = true
 		return tx.PutCheckpoint(ctx, cp)
 	})
 	if err != nil {
 		return cavra.Checkpoint{}, fmt.Errorf("cut checkpoint: %w", err)
+	}
+	if cut && l.opts.OnCheckpoint != nil {
+		l.opts.OnCheckpoint(ctx, cp)
 	}
 	return cp, nil
 }

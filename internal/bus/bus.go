@@ -248,3 +248,11 @@ func validToken(s string) error {
 	}
 	return nil
 }
+
+// Ready reports whether the bus is connected, for the server's readiness check.
+func (b *Bus) Ready() error {
+	if b.nc == nil || !b.nc.IsConnected() {
+		return cavra.Errorf(cavra.ErrUnavailable, "event bus not connected")
+	}
+	return nil
+}

@@ -12,10 +12,16 @@ func extraCommands(rt *runtime) []*cobra.Command {
 		newCICmd(rt),
 		newAuditCmd(rt),
 		newKeysCmd(rt),
+		newBackupCmd(rt),
+		newRestoreCmd(rt),
 		newVerifyCmd(rt),
 		newScanCmd(rt),
 		newModelCmd(rt),
 		newBOMCmd(rt),
 		newAttestCmd(rt),
+		newServeCmd(rt),
+		newTokenCmd(rt),
+		newApprovalsCmd(rt),
+		newEventsCmd(rt),
 	}
 }

@@ -21,13 +21,26 @@ func newHookCmd(rt *runtime) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "hook",
 		Short: "Answer an agent host's hook: read its payload on stdin, decide, print its answer",
+		Long: `Answers an agent host's hook: reads its payload on stdin, decides, prints the host's answer.
+
+Local mode (the default) decides in-process with the chosen policy and records the decision
+in the data home's audit log. Remote mode asks the CAVRA control plane (` + "`cavra serve`" + `) instead:
+set CAVRA_SERVER (or --server) and CAVRA_TOKEN (or CAVRA_TOKEN_FILE, --token, --token-file) and
+the claude-code, codex, cursor and gemini hooks forward the payload as is and print the server's
+answer. When the server does not answer within --timeout (CAVRA_TIMEOUT, default 2s), is down or
+fails, the hook blocks (exit 2). With --fail-open (CAVRA_FAIL_OPEN=1) it instead lets the host's
+own flow proceed (Cursor: asks the user; file reads allowed) and records an audit_only decision
+with rule ` + FailOpenRule + ` in the local audit log; a refused token blocks even then.`,
 	}
 	cmd.AddCommand(append([]*cobra.Command{newClaudeCodeHookCmd(rt)}, hostHookCommands(rt)...)...)
 	return cmd
 }
 
 func newClaudeCodeHookCmd(rt *runtime) *cobra.Command {
-	var logPath string
+	var (
+		logPath string
+		remote  remoteFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "claude-code",
 		Short: "Claude Code PreToolUse hook",
@@ -39,40 +52,45 @@ Configure it in .claude/settings.json:
   {"hooks":{"PreToolUse":[{"matcher":"*","hooks":[{"type":"command","command":"cavra hook claude-code","timeout":10}]}]}}`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Every failure below is a block: exit 2 with the reason on stderr.
-			failClosed := func(err error) error {
-				return withExit(exitUsage, fmt.Errorf("blocked by CAVRA (fail closed): %w", err))
-			}
-			data, err := io.ReadAll(io.LimitReader(rt.stdin, maxHookPayload+1))
-			if err != nil {
-				return failClosed(fmt.Errorf("read stdin: %w", err))
-			}
-			if len(data) > maxHookPayload {
-				return failClosed(fmt.Errorf("hook payload larger than %d bytes", maxHookPayload))
-			}
-			payload, err := claudecode.Parse(data)
-			if err != nil {
-				return failClosed(err)
-			}
-			action, err := claudecode.ToAction(payload)
-			if err != nil {
-				return failClosed(err)
-			}
-			decision, err := governLocal(cmd, rt, logPath, action)
-			if err != nil {
-				return failClosed(err)
-			}
-			out, err := json.Marshal(claudecode.Render(decision))
-			if err != nil {
-				return failClosed(err)
-			}
-			_, err = fmt.Fprintf(rt.stdout, "%s\n", out)
-			return err
+			return remoteOrLocal(cmd, rt, &remote, claudecode.Host, logPath, claudeCodeFailOpen, func() error {
+				return runClaudeCodeHook(cmd, rt, logPath)
+			})
 		},
 	}
 	addPolicyFlag(cmd)
 	cmd.Flags().StringVar(&logPath, "decision-log", "", "also append each decision as a JSON line to this file (env CAVRA_DECISION_LOG)")
+	addRemoteFlags(cmd, &remote)
 	return cmd
+}
+
+// runClaudeCodeHook is the local Claude Code hook: decide in-process and record the evidence.
+func runClaudeCodeHook(cmd *cobra.Command, rt *runtime, logPath string) error {
+	// Every failure below is a block: exit 2 with the reason on stderr.
+	data, err := io.ReadAll(io.LimitReader(rt.stdin, maxHookPayload+1))
+	if err != nil {
+		return hookFailClosed(fmt.Errorf("read stdin: %w", err))
+	}
+	if len(data) > maxHookPayload {
+		return hookFailClosed(fmt.Errorf("hook payload larger than %d bytes", maxHookPayload))
+	}
+	payload, err := claudecode.Parse(data)
+	if err != nil {
+		return hookFailClosed(err)
+	}
+	action, err := claudecode.ToAction(payload)
+	if err != nil {
+		return hookFailClosed(err)
+	}
+	decision, err := governLocal(cmd, rt, logPath, action)
+	if err != nil {
+		return hookFailClosed(err)
+	}
+	out, err := json.Marshal(claudecode.Render(decision))
+	if err != nil {
+		return hookFailClosed(err)
+	}
+	_, err = fmt.Fprintf(rt.stdout, "%s\n", out)
+	return err
 }
 
 // governLocal is the one path every local hook adapter takes: normalise, decide with the chosen

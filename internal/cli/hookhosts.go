@@ -61,7 +61,10 @@ func addDecisionLogFlag(cmd *cobra.Command, logPath *string) {
 }
 
 func newCodexHookCmd(rt *runtime) *cobra.Command {
-	var logPath string
+	var (
+		logPath string
+		remote  remoteFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "codex",
 		Short: "OpenAI Codex CLI hook: PreToolUse (Bash, apply_patch, MCP), PostToolUse, UserPromptSubmit",
@@ -76,34 +79,40 @@ PostToolUse and UserPromptSubmit: secrets in the tool output or prompt are answe
 Configure it with: cavra init codex`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runHostHook(rt, func(data []byte) (any, error) {
-				p, err := codex.Parse(data)
-				if err != nil {
-					return nil, err
-				}
-				if p.HookEventName != codex.EventPreToolUse {
-					findings, _ := secretFindings(codex.Inspected(p))
-					return codex.RenderFindings(p, findings), nil
-				}
-				action, err := codex.ToAction(p)
-				if err != nil {
-					return nil, err
-				}
-				decision, err := governLocal(cmd, rt, logPath, action)
-				if err != nil {
-					return nil, err
-				}
-				return codex.Render(decision), nil
+			return remoteOrLocal(cmd, rt, &remote, codex.Host, logPath, codexFailOpen, func() error {
+				return runHostHook(rt, func(data []byte) (any, error) {
+					p, err := codex.Parse(data)
+					if err != nil {
+						return nil, err
+					}
+					if p.HookEventName != codex.EventPreToolUse {
+						findings, _ := secretFindings(codex.Inspected(p))
+						return codex.RenderFindings(p, findings), nil
+					}
+					action, err := codex.ToAction(p)
+					if err != nil {
+						return nil, err
+					}
+					decision, err := governLocal(cmd, rt, logPath, action)
+					if err != nil {
+						return nil, err
+					}
+					return codex.Render(decision), nil
+				})
 			})
 		},
 	}
 	addPolicyFlag(cmd)
 	addDecisionLogFlag(cmd, &logPath)
+	addRemoteFlags(cmd, &remote)
 	return cmd
 }
 
 func newCursorHookCmd(rt *runtime) *cobra.Command {
-	var logPath string
+	var (
+		logPath string
+		remote  remoteFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "cursor",
 		Short: "Cursor hook: beforeShellExecution, beforeMCPExecution, beforeReadFile, after* and beforeSubmitPrompt",
@@ -117,41 +126,47 @@ secret is stopped ({"continue":false}). Malformed input exits 2, which Cursor tr
 Configure it with: cavra init cursor`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runHostHook(rt, func(data []byte) (any, error) {
-				p, err := cursor.Parse(data)
-				if err != nil {
-					return nil, err
-				}
-				if !cursor.IsDecision(p) {
-					findings, _ := secretFindings(cursor.Inspected(p))
-					if findings != "" && p.HookEventName != cursor.EventBeforeSubmitPrompt {
-						fmt.Fprintf(rt.stderr, "CAVRA: the output of %s holds %s Rotate these secrets.\n", p.HookEventName, findings)
+			return remoteOrLocal(cmd, rt, &remote, cursor.Host, logPath, cursorFailOpen, func() error {
+				return runHostHook(rt, func(data []byte) (any, error) {
+					p, err := cursor.Parse(data)
+					if err != nil {
+						return nil, err
 					}
-					return cursor.RenderFindings(p, findings), nil
-				}
-				action, err := cursor.ToAction(p)
-				if err != nil {
-					return nil, err
-				}
-				decision, err := governLocal(cmd, rt, logPath, action)
-				if err != nil {
-					return nil, err
-				}
-				answer := cursor.Render(p, decision)
-				if p.HookEventName == cursor.EventBeforeReadFile && answer.Permission == "deny" {
-					fmt.Fprintln(rt.stderr, cursor.ReadDenialReason(decision))
-				}
-				return answer, nil
+					if !cursor.IsDecision(p) {
+						findings, _ := secretFindings(cursor.Inspected(p))
+						if findings != "" && p.HookEventName != cursor.EventBeforeSubmitPrompt {
+							fmt.Fprintf(rt.stderr, "CAVRA: the output of %s holds %s Rotate these secrets.\n", p.HookEventName, findings)
+						}
+						return cursor.RenderFindings(p, findings), nil
+					}
+					action, err := cursor.ToAction(p)
+					if err != nil {
+						return nil, err
+					}
+					decision, err := governLocal(cmd, rt, logPath, action)
+					if err != nil {
+						return nil, err
+					}
+					answer := cursor.Render(p, decision)
+					if p.HookEventName == cursor.EventBeforeReadFile && answer.Permission == "deny" {
+						fmt.Fprintln(rt.stderr, cursor.ReadDenialReason(decision))
+					}
+					return answer, nil
+				})
 			})
 		},
 	}
 	addPolicyFlag(cmd)
 	addDecisionLogFlag(cmd, &logPath)
+	addRemoteFlags(cmd, &remote)
 	return cmd
 }
 
 func newGeminiHookCmd(rt *runtime) *cobra.Command {
-	var logPath string
+	var (
+		logPath string
+		remote  remoteFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "gemini",
 		Short: "Gemini CLI hook: BeforeTool, AfterTool, BeforeAgent",
@@ -165,30 +180,33 @@ Gemini CLI treats as a block.
 Configure it with: cavra init gemini`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runHostHook(rt, func(data []byte) (any, error) {
-				p, err := gemini.Parse(data)
-				if err != nil {
-					return nil, err
-				}
-				if p.HookEventName != gemini.EventBeforeTool {
-					text := gemini.Inspected(p)
-					findings, hits := secretFindings(text)
-					return gemini.RenderFindings(p, findings, redactSecretLines(text, hits)), nil
-				}
-				action, err := gemini.ToAction(p)
-				if err != nil {
-					return nil, err
-				}
-				decision, err := governLocal(cmd, rt, logPath, action)
-				if err != nil {
-					return nil, err
-				}
-				return gemini.Render(decision), nil
+			return remoteOrLocal(cmd, rt, &remote, gemini.Host, logPath, geminiFailOpen, func() error {
+				return runHostHook(rt, func(data []byte) (any, error) {
+					p, err := gemini.Parse(data)
+					if err != nil {
+						return nil, err
+					}
+					if p.HookEventName != gemini.EventBeforeTool {
+						text := gemini.Inspected(p)
+						findings, hits := secretFindings(text)
+						return gemini.RenderFindings(p, findings, redactSecretLines(text, hits)), nil
+					}
+					action, err := gemini.ToAction(p)
+					if err != nil {
+						return nil, err
+					}
+					decision, err := governLocal(cmd, rt, logPath, action)
+					if err != nil {
+						return nil, err
+					}
+					return gemini.Render(decision), nil
+				})
 			})
 		},
 	}
 	addPolicyFlag(cmd)
 	addDecisionLogFlag(cmd, &logPath)
+	addRemoteFlags(cmd, &remote)
 	return cmd
 }
 

@@ -15,12 +15,16 @@ func newVersionCmd(rt *runtime) *cobra.Command {
 		Short: "Print the build version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := "(devel)"
-			if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-				v = info.Main.Version
-			}
-			_, err := fmt.Fprintf(rt.stdout, "cavra %s (action taxonomy v%s)\n", v, cavra.TaxonomyVersion)
+			_, err := fmt.Fprintf(rt.stdout, "cavra %s (action taxonomy v%s)\n", buildVersion(), cavra.TaxonomyVersion)
 			return err
 		},
 	}
+}
+
+// buildVersion is the module version of this binary, "(devel)" for a source build.
+func buildVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
 }

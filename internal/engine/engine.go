@@ -346,8 +346,11 @@ func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.De
 	d.Outcome, d.RuleID, d.Severity = top.Outcome, top.RuleID, top.Severity
 	d.Reason, d.Remediation, d.Compliance = top.Message, top.Remediation, top.Compliance
 	for _, r := range e.policy.rules {
-		if r.ID == top.RuleID && r.ttl > 0 {
+		if r.ID == top.RuleID {
 			d.ApprovalTTL = cavra.Duration(r.ttl)
+			if d.Outcome == cavra.RequireApproval && r.Approvers > 1 {
+				d.Approvers = r.Approvers
+			}
 		}
 	}
 	return d, nil

@@ -51,6 +51,9 @@ type Rule struct {
 	Remediation string   `yaml:"remediation,omitempty"`
 	Compliance  []string `yaml:"compliance,omitempty"`
 	ApprovalTTL string   `yaml:"approval_ttl,omitempty"`
+	// Approvers is how many distinct people must grant a require_approval of this rule;
+	// unset means one.
+	Approvers int `yaml:"approvers,omitempty"`
 }
 
 // Match is a set of criteria; all present criteria must hold. List values are alternatives.

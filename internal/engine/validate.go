@@ -12,6 +12,9 @@ import (
 	"github.com/cavra-dev/cavra"
 )
 
+// maxApprovers bounds a rule's approvers: more people than this is a process, not a rule.
+const maxApprovers = 10
+
 // subjectType is what part of an action a match looks at.
 type subjectType int
 
@@ -123,6 +126,13 @@ func validatePack(file string, root *yaml.Node, p *Pack, diags *[]Diagnostic) {
 		if r.ApprovalTTL != "" {
 			if d, err := time.ParseDuration(r.ApprovalTTL); err != nil || d <= 0 {
 				at(fieldNode(rn, "approval_ttl"), "rule %s: approval_ttl %q is not a positive duration like 15m", r.ID, r.ApprovalTTL)
+			}
+		}
+		if r.Approvers != 0 {
+			if r.Approvers < 1 || r.Approvers > maxApprovers {
+				at(fieldNode(rn, "approvers"), "rule %s: approvers must be between 1 and %d, not %d", r.ID, maxApprovers, r.Approvers)
+			} else if cavra.Outcome(r.Outcome) != cavra.RequireApproval {
+				at(fieldNode(rn, "approvers"), "rule %s: approvers applies only to outcome require_approval", r.ID)
 			}
 		}
 		for j, c := range r.Compliance {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/store/sqlstore"
+	"github.com/cavra-dev/cavra/internal/store/storetest"
 )
 
 func TestSQLiteMigrations(t *testing.T) {
@@ -66,5 +67,54 @@ func TestPostgresRejectsBadSchemaName(t *testing.T) {
 	_, err := sqlstore.OpenPostgres(context.Background(), "postgres://127.0.0.1:1/x", sqlstore.Options{Schema: "bad; drop"})
 	if cavra.Code(err) != cavra.ErrInvalid {
 		t.Fatalf("got %v, want invalid", err)
+	}
+}
+
+// TestSQLiteUpgradeKeepsData turns a current database back into a version-1 one (the tables of
+// later migrations dropped) and checks that reopening applies the rest without touching data.
+func TestSQLiteUpgradeKeepsData(t *testing.T) {
+	ctx := cavra.WithTenant(context.Background(), "acme")
+	path := filepath.Join(t.TempDir(), "u.db")
+	s, err := sqlstore.OpenSQLite(ctx, path, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.SchemaVersion()
+	if err != nil || want < 2 {
+		t.Fatalf("schema version %d, %v; want at least 2", want, err)
+	}
+	err = s.Update(ctx, func(ctx context.Context, tx cavra.StoreTx) error {
+		return storetest.AppendDecisions(ctx, tx, cavra.DecisionRecord{ID: "d1", Workspace: "ws", Decision: cavra.Decision{Outcome: cavra.Allow}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TABLE approvals", "DROP TABLE tokens", "PRAGMA user_version = 1"} {
+		if _, err := s.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	s.Close()
+
+	if _, err := sqlstore.OpenSQLite(ctx, path, sqlstore.Options{SkipMigrate: true}); cavra.Code(err) != cavra.ErrUnavailable {
+		t.Fatalf("opening a version-1 database with migrations disabled: %v, want unavailable", err)
+	}
+	s, err = sqlstore.OpenSQLite(ctx, path, sqlstore.Options{})
+	if err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	defer s.Close()
+	var have int
+	if err := s.SQL().QueryRowContext(ctx, "PRAGMA user_version").Scan(&have); err != nil || have != want {
+		t.Fatalf("user_version after upgrade = %d, %v; want %d", have, err, want)
+	}
+	if _, err := s.Decision(ctx, "d1"); err != nil {
+		t.Fatalf("decision written before the upgrade: %v", err)
+	}
+	if err := s.PutToken(ctx, cavra.Token{ID: "t1", Name: "alice", Role: cavra.RoleAgent, Hash: make([]byte, 32)}); err != nil {
+		t.Fatalf("put token after upgrade: %v", err)
+	}
+	if _, err := s.Approvals(ctx, cavra.ApprovalQuery{}); err != nil {
+		t.Fatalf("list approvals after upgrade: %v", err)
 	}
 }

@@ -32,6 +32,15 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cavra.Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"BadInput", testBadInput},
+		{"ApprovalRoundTrip", testApprovalRoundTrip},
+		{"ApprovalQueries", testApprovalQueries},
+		{"ApprovalTenantIsolation", testApprovalTenantIsolation},
+		{"ApprovalBadInput", testApprovalBadInput},
+		{"TokenRoundTrip", testTokenRoundTrip},
+		{"TokenConflicts", testTokenConflicts},
+		{"TokenBadInput", testTokenBadInput},
+		{"TokenRevoke", testTokenRevoke},
+		{"TokenTenants", testTokenTenants},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
