@@ -118,7 +118,8 @@ func (p *canonParser) literal(out *bytes.Buffer, word string) error {
 type member struct {
 	key   string
 	key16 []uint16 // nil when key is ASCII, whose byte order is its UTF-16 order
-	val   []byte
+	// val is the member's canonical value: vals[start:end] of its object's value buffer.
+	start, end int
 }
 
 func compareMembers(a, b member) int {
@@ -146,13 +147,18 @@ func isASCII(s string) bool {
 
 func (p *canonParser) object(out *bytes.Buffer, depth int) error {
 	p.pos++ // {
-	var members []member
 	p.skipSpace()
 	if p.pos < len(p.in) && p.in[p.pos] == '}' {
 		p.pos++
 		out.WriteString("{}")
 		return nil
 	}
+	// The members' canonical values go into one buffer, in input order, and are written out
+	// in key order at the end.
+	var (
+		members = make([]member, 0, 8)
+		vals    bytes.Buffer
+	)
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.in) || p.in[p.pos] != '"' {
@@ -168,11 +174,11 @@ func (p *canonParser) object(out *bytes.Buffer, depth int) error {
 		}
 		p.pos++
 		p.skipSpace()
-		var v bytes.Buffer
-		if err := p.value(&v, depth+1); err != nil {
+		m := member{key: key, start: vals.Len()}
+		if err := p.value(&vals, depth+1); err != nil {
 			return err
 		}
-		m := member{key: key, val: v.Bytes()}
+		m.end = vals.Len()
 		if !isASCII(key) {
 			m.key16 = utf16.Encode([]rune(key))
 		}
@@ -192,6 +198,7 @@ func (p *canonParser) object(out *bytes.Buffer, depth int) error {
 		return p.errorf("expected ',' or '}' in object")
 	}
 	slices.SortFunc(members, compareMembers)
+	buf := vals.Bytes()
 	out.WriteByte('{')
 	for i, m := range members {
 		if i > 0 {
@@ -202,7 +209,7 @@ func (p *canonParser) object(out *bytes.Buffer, depth int) error {
 		}
 		writeString(out, m.key)
 		out.WriteByte(':')
-		out.Write(m.val)
+		out.Write(buf[m.start:m.end])
 	}
 	out.WriteByte('}')
 	return nil
@@ -245,6 +252,18 @@ func (p *canonParser) array(out *bytes.Buffer, depth int) error {
 // str reads a JSON string and returns its value.
 func (p *canonParser) str() (string, error) {
 	p.pos++ // opening quote
+	// Most strings are printable ASCII without escapes: their value is their text.
+	for i := p.pos; i < len(p.in); i++ {
+		c := p.in[i]
+		if c == '"' {
+			s := string(p.in[p.pos:i])
+			p.pos = i + 1
+			return s, nil
+		}
+		if c == '\\' || c < 0x20 || c >= 0x80 {
+			break
+		}
+	}
 	var b strings.Builder
 	for {
 		if p.pos >= len(p.in) {

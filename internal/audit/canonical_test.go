@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cavra-dev/cavra"
 )
 
 func TestCanonicalize(t *testing.T) {
@@ -224,4 +227,25 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("re-encoded record differs:\n in  %q\n out %q", data, again)
 		}
 	})
+}
+
+func BenchmarkMarshalCanonicalDecision(b *testing.B) {
+	a := cavra.Action{Kind: cavra.KindCommandExec, Principal: "alice", Tenant: "default", Workspace: "default", Cwd: "/repo/app",
+		Source:  cavra.Source{Host: "claude-code", Tool: "Bash", Event: "PreToolUse", SessionID: "8c35", ToolUseID: "toolu_01ABC"},
+		Command: &cavra.Command{Line: "npm run build && npm test -- --coverage | tee out.log", Commands: []cavra.SimpleCommand{
+			{Argv: []string{"npm", "run", "build"}, Program: "npm", Dir: "/repo/app", Span: cavra.Span{End: 13}},
+			{Argv: []string{"npm", "test", "--", "--coverage"}, Program: "npm", Dir: "/repo/app", Span: cavra.Span{Start: 17, End: 39}},
+			{Argv: []string{"tee", "out.log"}, Program: "tee", Via: "pipeline", Dir: "/repo/app", Span: cavra.Span{Start: 42, End: 53}},
+		}},
+		Files: []cavra.FileOp{{Op: cavra.FileWrite, Path: "/repo/app/out.log", Raw: "out.log"}},
+	}
+	d := cavra.Decision{ID: "019ab0c0c0c0c0c0c0c0c0c0c0c0c0c0", Outcome: cavra.Allow, RuleID: "default", Reason: "no rule of policy baseline matched",
+		Policy: "baseline", PolicyRevision: "sha256:41b11db2fc7b8148036726bdfb9932697a8fcac220b9c869d3bc4baff8a97e18",
+		Fingerprint: "sha256:271a928afb34c0fe15920cba6ff897347b9d1664946dba58e653fafb33bdaee6", DecidedAt: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MarshalCanonical(cavra.DecisionEvidence{Action: a, Decision: d}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -71,6 +71,10 @@ type Options struct {
 	MaxBatch int
 	// NewID makes entry ids; nil means UUIDv7 (time-ordered).
 	NewID func() string
+	// BackgroundCheckpoints cuts triggered checkpoints on a goroutine of their own, so that the
+	// group commit does not pause for them; Close waits for one in flight. Long-lived servers
+	// set it; a process that appends once and exits should not.
+	BackgroundCheckpoints bool
 	// OnCheckpoint is told of each checkpoint this Log cuts, after it commits (the server
 	// publishes checkpoint.signed from it). It must not block.
 	OnCheckpoint func(ctx context.Context, cp cavra.Checkpoint)
@@ -86,6 +90,8 @@ type Log struct {
 
 	cacheMu sync.Mutex
 	nodes   map[nodeKey][]byte
+
+	background sync.WaitGroup
 }
 
 type nodeKey struct {
@@ -104,6 +110,8 @@ type tenantLog struct {
 	// known is the largest log size this process has seen: the log only grows, so proofs for
 	// sizes up to it need not read the head again.
 	known atomic.Uint64
+	// cutting is set while a background checkpoint of this tenant runs.
+	cutting atomic.Bool
 }
 
 func (t *tenantLog) sawSize(size uint64) {
@@ -412,9 +420,31 @@ func (l *Log) maybeCheckpoint(ctx context.Context, head cavra.AuditHead, size ui
 	if !due {
 		return
 	}
+	if !l.opts.BackgroundCheckpoints {
+		l.cutCheckpoint(ctx)
+		return
+	}
+	t := l.tenantLog(cavra.TenantFrom(ctx))
+	if !t.cutting.CompareAndSwap(false, true) {
+		return // one is being cut; the next append re-checks the trigger
+	}
+	l.background.Add(1)
+	go func() {
+		defer l.background.Done()
+		defer t.cutting.Store(false)
+		l.cutCheckpoint(context.WithoutCancel(ctx))
+	}()
+}
+
+func (l *Log) cutCheckpoint(ctx context.Context) {
 	if _, err := l.Checkpoint(ctx); err != nil {
 		l.opts.Logger.WarnContext(ctx, "cutting audit checkpoint failed", "tenant", cavra.TenantFrom(ctx), "err", err)
 	}
+}
+
+// Close waits for background checkpoints in flight. It does not close the store.
+func (l *Log) Close() {
+	l.background.Wait()
 }
 
 // loadRange rebuilds the compact range [0, size) from the stored nodes.

@@ -144,27 +144,66 @@ func (b *Bus) Subject(tenant string, typ cavra.EventType) string {
 // Publish sends e and waits for JetStream to store it. The event id is the Nats-Msg-Id, so a
 // retried publish of the same event is stored once.
 func (b *Bus) Publish(ctx context.Context, e cavra.Event) error {
-	if e.ID == "" {
-		return cavra.Errorf(cavra.ErrInvalid, "event has no id")
-	}
-	if err := validToken(e.Tenant); err != nil {
-		return cavra.Errorf(cavra.ErrInvalid, "event tenant: %w", err)
-	}
-	for _, part := range strings.Split(string(e.Type), ".") {
-		if err := validToken(part); err != nil {
-			return cavra.Errorf(cavra.ErrInvalid, "event type %q: %w", e.Type, err)
-		}
-	}
-	data, err := json.Marshal(e)
+	msg, err := b.message(e)
 	if err != nil {
-		return fmt.Errorf("encode event: %w", err)
+		return err
 	}
-	msg := nats.NewMsg(b.Subject(e.Tenant, e.Type))
-	msg.Data = data
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(e.ID)); err != nil {
 		return cavra.Errorf(cavra.ErrUnavailable, "publish %s: %w", e.Type, err)
 	}
 	return nil
+}
+
+// PublishBatch sends events without waiting for each acknowledgement before the next, then
+// waits for all of them; errs[i] is the fate of events[i]. Ids deduplicate as in Publish.
+func (b *Bus) PublishBatch(ctx context.Context, events []cavra.Event) []error {
+	errs := make([]error, len(events))
+	futures := make([]jetstream.PubAckFuture, len(events))
+	for i, e := range events {
+		msg, err := b.message(e)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if futures[i], err = b.js.PublishMsgAsync(msg, jetstream.WithMsgID(e.ID)); err != nil {
+			errs[i] = cavra.Errorf(cavra.ErrUnavailable, "publish %s: %w", e.Type, err)
+		}
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			errs[i] = cavra.Errorf(cavra.ErrUnavailable, "publish %s: %w", events[i].Type, err)
+		case <-ctx.Done():
+			errs[i] = cavra.Errorf(cavra.ErrUnavailable, "publish %s: %w", events[i].Type, ctx.Err())
+		}
+	}
+	return errs
+}
+
+// message validates e and encodes it as a message on its subject.
+func (b *Bus) message(e cavra.Event) (*nats.Msg, error) {
+	if e.ID == "" {
+		return nil, cavra.Errorf(cavra.ErrInvalid, "event has no id")
+	}
+	if err := validToken(e.Tenant); err != nil {
+		return nil, cavra.Errorf(cavra.ErrInvalid, "event tenant: %w", err)
+	}
+	for _, part := range strings.Split(string(e.Type), ".") {
+		if err := validToken(part); err != nil {
+			return nil, cavra.Errorf(cavra.ErrInvalid, "event type %q: %w", e.Type, err)
+		}
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	msg := nats.NewMsg(b.Subject(e.Tenant, e.Type))
+	msg.Data = data
+	return msg, nil
 }
 
 // Filter selects events to follow.

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +45,7 @@ type serveOptions struct {
 	shutdownTimeout time.Duration
 	pendingTTL      time.Duration
 	sweepInterval   time.Duration
+	cpuProfile      string
 }
 
 func newServeCmd(rt *runtime) *cobra.Command {
@@ -74,6 +77,8 @@ gracefully: requests in flight finish, and every decision acknowledged is in the
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long a graceful stop waits for requests in flight")
 	f.DurationVar(&o.pendingTTL, "pending-ttl", govern.DefaultPendingTTL, "how long an approval request waits before it expires")
 	f.DurationVar(&o.sweepInterval, "expiry-sweep", 10*time.Second, "how often expired approvals are closed and announced")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (for performance work)")
+	_ = f.MarkHidden("cpuprofile")
 	addPolicyFlag(cmd)
 	return cmd
 }
@@ -105,6 +110,24 @@ func runServe(cmd *cobra.Command, rt *runtime, o serveOptions) error {
 	logger, err := serveLogger(rt, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
+	}
+	if rt.getenv("GOGC") == "" {
+		// The server's live heap is small and its garbage is per-request: collecting less
+		// often trades a little memory for CPU that answers requests. The soft limit keeps a
+		// burst from growing the heap without bound.
+		debug.SetGCPercent(serverGCPercent)
+		debug.SetMemoryLimit(serverMemoryLimit)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return withExit(exitUsage, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return withExit(exitUsage, err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	root, err := dataHome(rt)
 	if err != nil {
@@ -144,10 +167,11 @@ func runServe(cmd *cobra.Command, rt *runtime, o serveOptions) error {
 
 	var svc *govern.Service
 	log := audit.New(st, audit.Options{
-		Logger:             logger,
-		Signer:             audit.KeyringSigner(layout.KeysDir(), logger),
-		CheckpointEvery:    cfg.Audit.CheckpointEvery,
-		CheckpointInterval: cfg.Audit.CheckpointInterval,
+		Logger:                logger,
+		Signer:                audit.KeyringSigner(layout.KeysDir(), logger),
+		CheckpointEvery:       cfg.Audit.CheckpointEvery,
+		CheckpointInterval:    cfg.Audit.CheckpointInterval,
+		BackgroundCheckpoints: true,
 		OnCheckpoint: func(ctx context.Context, cp cavra.Checkpoint) {
 			if svc != nil {
 				svc.EmitCheckpoint(ctx, cp)
@@ -236,6 +260,7 @@ func runServe(cmd *cobra.Command, rt *runtime, o serveOptions) error {
 	err = srv.Shutdown(shutdownCtx)
 	stopSweep()
 	<-sweepDone
+	log.Close() // a checkpoint being cut finishes, and its event is queued
 	svc.Close() // publish the events still queued
 	if err != nil {
 		return fmt.Errorf("graceful shutdown: %w", err)
@@ -244,11 +269,21 @@ func runServe(cmd *cobra.Command, rt *runtime, o serveOptions) error {
 	return nil
 }
 
+// Garbage collector settings of `cavra serve` when GOGC is not set.
+const (
+	serverGCPercent   = 400
+	serverMemoryLimit = 2 << 30
+)
+
+// serverCacheKiB is the server's SQLite page cache per connection: the audit log's indexes
+// and tree nodes of a few million entries stay in memory.
+const serverCacheKiB = 64 << 10
+
 func openServeStore(ctx context.Context, layout home.Layout, o serveOptions, logger *slog.Logger) (*sqlstore.DB, error) {
 	if o.postgres != "" {
 		return sqlstore.OpenPostgres(ctx, o.postgres, sqlstore.Options{Logger: logger, Schema: o.postgresSchema})
 	}
-	return sqlstore.OpenSQLite(ctx, layout.DBPath(), sqlstore.Options{Logger: logger, Synchronous: o.synchronous})
+	return sqlstore.OpenSQLite(ctx, layout.DBPath(), sqlstore.Options{Logger: logger, Synchronous: o.synchronous, CacheKiB: serverCacheKiB})
 }
 
 // ensureAdminToken creates the first admin token when the data home has no admin.token file,

@@ -142,24 +142,65 @@ func (s *Service) Close() {
 	})
 }
 
+// BatchPublisher publishes several events at once; errs[i] is events[i]'s fate. The bus
+// implements it so that a burst of decisions does not wait for one acknowledgement at a time.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, events []cavra.Event) []error
+}
+
+// maxEventBatch bounds how many queued events one publish call carries.
+const maxEventBatch = 256
+
 func (s *Service) publishLoop() {
 	defer s.workers.Done()
+	batcher, _ := s.cfg.Publisher.(BatchPublisher)
+	batch := make([]cavra.Event, 0, maxEventBatch)
 	for e := range s.events {
-		var err error
-		for attempt := range eventPublishRetries {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = s.cfg.Publisher.Publish(ctx, e)
-			cancel()
-			if err == nil || cavra.Code(err) == cavra.ErrInvalid {
-				break
+		batch = append(batch[:0], e)
+	fill:
+		for len(batch) < maxEventBatch {
+			select {
+			case next, ok := <-s.events:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, next)
+			default:
+				break fill
 			}
-			time.Sleep(eventPublishRetryBackoff * time.Duration(attempt+1))
 		}
-		if err != nil {
-			s.cfg.Logger.Warn("event not published", "type", e.Type, "id", e.ID, "err", err)
-			if s.metrics.OnEventDropped != nil {
-				s.metrics.OnEventDropped(e.Type)
+		if batcher != nil && len(batch) > 1 {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			errs := batcher.PublishBatch(ctx, batch)
+			cancel()
+			for i, err := range errs {
+				if err != nil {
+					s.publishOne(batch[i]) // retried one by one, with backoff
+				}
 			}
+			continue
+		}
+		for _, e := range batch {
+			s.publishOne(e)
+		}
+	}
+}
+
+func (s *Service) publishOne(e cavra.Event) {
+	var err error
+	for attempt := range eventPublishRetries {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = s.cfg.Publisher.Publish(ctx, e)
+		cancel()
+		if err == nil || cavra.Code(err) == cavra.ErrInvalid {
+			break
+		}
+		time.Sleep(eventPublishRetryBackoff * time.Duration(attempt+1))
+	}
+	if err != nil {
+		s.cfg.Logger.Warn("event not published", "type", e.Type, "id", e.ID, "err", err)
+		if s.metrics.OnEventDropped != nil {
+			s.metrics.OnEventDropped(e.Type)
 		}
 	}
 }

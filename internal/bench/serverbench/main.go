@@ -45,9 +45,10 @@ func main() {
 		mode        = flag.String("mode", "mixed", "mixed (decisions and approvals) or throughput (decisions only)")
 		hookRuns    = flag.Int("hook-runs", 200, "remote-mode hook processes to time after the load (0: skip)")
 		keep        = flag.Bool("keep", false, "keep the data home afterwards")
+		serverArgs  = flag.String("server-args", "", "extra arguments for cavra serve, space-separated")
 	)
 	flag.Parse()
-	if err := run(*bin, *duration, *concurrency, *mode, *hookRuns, *keep); err != nil {
+	if err := run(*bin, *duration, *concurrency, *mode, *hookRuns, *keep, strings.Fields(*serverArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "serverbench:", err)
 		os.Exit(1)
 	}
@@ -74,8 +75,8 @@ type server struct {
 	stderr *bytes.Buffer
 }
 
-func startServer(bin, home string) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--log-level", "warn")
+func startServer(bin, home string, extra []string) (*server, error) {
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-level", "warn"}, extra...)...)
 	cmd.Env = append(os.Environ(), "CAVRA_HOME="+home)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -181,7 +182,7 @@ func action(line string) []byte {
 	return b
 }
 
-func run(bin string, duration time.Duration, concurrency int, mode string, hookRuns int, keep bool) error {
+func run(bin string, duration time.Duration, concurrency int, mode string, hookRuns int, keep bool, serverArgs []string) error {
 	home, err := os.MkdirTemp("", "cavra-serverbench-")
 	if err != nil {
 		return err
@@ -189,7 +190,7 @@ func run(bin string, duration time.Duration, concurrency int, mode string, hookR
 	if !keep {
 		defer os.RemoveAll(home)
 	}
-	srv, err := startServer(bin, home)
+	srv, err := startServer(bin, home, serverArgs)
 	if err != nil {
 		return err
 	}
@@ -323,6 +324,7 @@ func run(bin string, duration time.Duration, concurrency int, mode string, hookR
 			st.fail("remote hook: " + err.Error())
 		}
 	}
+	serverSide := scrapeLatency(client, srv.url, srv.admin)
 	if err := srv.stop(); err != nil {
 		return fmt.Errorf("server did not stop cleanly: %w\n%s", err, srv.stderr)
 	}
@@ -339,6 +341,7 @@ func run(bin string, duration time.Duration, concurrency int, mode string, hookR
 	fmt.Printf("serverbench: %s mode, %d agent connections, %s on loopback (2-core machine: load generator and server share it)\n", mode, concurrency, elapsed.Round(time.Millisecond))
 	fmt.Printf("  POST /v1/decisions: %d acknowledged, %.0f/s; latency p50 %s p90 %s p99 %s max %s\n", n,
 		float64(n)/elapsed.Seconds(), pct(st.latencies, 50), pct(st.latencies, 90), pct(st.latencies, 99), pct(st.latencies, 100))
+	fmt.Printf("  server-side (its own histogram, without the load generator's queueing): %s\n", serverSide)
 	fmt.Printf("  outcomes: %v\n", st.outcomes)
 	if mode == "mixed" {
 		fmt.Printf("  approvals granted: %d; approved retries allowed: %d\n", st.approved.Load(), st.retriedOK.Load())
@@ -425,4 +428,39 @@ func remoteHooks(bin, url, token string, runs int) ([]time.Duration, error) {
 		}
 	}
 	return out, nil
+}
+
+// scrapeLatency reads the server's request-duration histogram of POST /v1/decisions and says
+// what share of answers took at most 2.5, 5 and 10 ms inside the server.
+func scrapeLatency(c *http.Client, url, token string) string {
+	req, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "unavailable: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	buckets := map[string]float64{}
+	var total float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "cavra_http_request_duration_seconds") || !strings.Contains(line, `POST /v1/decisions`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		var v float64
+		fmt.Sscan(fields[len(fields)-1], &v)
+		switch {
+		case strings.HasPrefix(line, "cavra_http_request_duration_seconds_count"):
+			total = v
+		case strings.Contains(line, `le="`):
+			le := line[strings.Index(line, `le="`)+4:]
+			buckets[le[:strings.Index(le, `"`)]] = v
+		}
+	}
+	if total == 0 {
+		return "no samples"
+	}
+	return fmt.Sprintf("%.2f%% within 2.5 ms, %.2f%% within 5 ms, %.2f%% within 10 ms of %.0f",
+		100*buckets["0.0025"]/total, 100*buckets["0.005"]/total, 100*buckets["0.01"]/total, total)
 }
