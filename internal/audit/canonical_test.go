@@ -231,7 +231,7 @@ func FuzzParseRecord(f *testing.F) {
 
 func BenchmarkMarshalCanonicalDecision(b *testing.B) {
 	a := cavra.Action{Kind: cavra.KindCommandExec, Principal: "alice", Tenant: "default", Workspace: "default", Cwd: "/repo/app",
-		Source:  cavra.Source{Host: "claude-code", Tool: "Bash", Event: "PreToolUse", SessionID: "8c35", ToolUseID: "toolu_01ABC"},
+		Source: cavra.Source{Host: "claude-code", Tool: "Bash", Event: "PreToolUse", SessionID: "8c35", ToolUseID: "toolu_01ABC"},
 		Command: &cavra.Command{Line: "npm run build && npm test -- --coverage | tee out.log", Commands: []cavra.SimpleCommand{
 			{Argv: []string{"npm", "run", "build"}, Program: "npm", Dir: "/repo/app", Span: cavra.Span{End: 13}},
 			{Argv: []string{"npm", "test", "--", "--coverage"}, Program: "npm", Dir: "/repo/app", Span: cavra.Span{Start: 17, End: 39}},
