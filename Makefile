@@ -1,6 +1,8 @@
-# CAVRA: one binary. `make run` serves on embedded defaults; `make test` passes every test.
+# CAVRA: one binary, plus cavra-hook, the lean remote-mode hook that starts in a millisecond.
+# `make run` serves on embedded defaults; `make test` passes every test.
 GO       ?= go
 BIN      ?= bin/cavra
+HOOK_BIN ?= $(dir $(BIN))cavra-hook
 PKGS     ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 
@@ -8,8 +10,10 @@ STATICCHECK_VERSION ?= v0.8.2
 
 all: build
 
+# cavra-hook hands local mode and fail-open to the cavra beside it, so both go in one directory.
 build:
 	$(GO) build -o $(BIN) ./cmd/cavra
+	$(GO) build -o $(HOOK_BIN) ./cmd/cavra-hook
 
 # The product on embedded defaults: the control plane on 127.0.0.1:8080 with SQLite, keys and an
 # embedded NATS JetStream in the data home ($$CAVRA_HOME, else ~/.local/share/cavra).
@@ -41,6 +45,8 @@ bench: build
 	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x ./internal/audit/
 	$(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1 ./internal/scan/
 	$(GO) test -run '^$$' -bench 'AddedLatency|Throughput|Raw' -benchtime 3000x ./internal/mcpgw/
+	$(GO) test -run '^$$' -bench 'DecisionsEndpoint' -benchtime 3s ./internal/httpapi/
+	$(GO) run ./internal/bench/serverbench -bin ./$(BIN) -duration 20s -mode throughput -concurrency 16 -hook-runs 300
 
 # A short run of every fuzz target, 20 s each.
 fuzz:

@@ -80,7 +80,7 @@ func Restore(ctx context.Context, r io.Reader, dst Destination, opts RestoreOpti
 		return m, fmt.Errorf("restore: %w", err)
 	}
 	if len(occupied) > 0 && !opts.Force {
-		return m, cavra.Errorf(cavra.ErrConflict, "restore: %s already holds %s: restore into an empty data home, or force to move them aside",
+		return m, cavra.Errorf(cavra.ErrConflict, "restore: %s already holds %s: restore into an empty data home, or pass --force to move them aside",
 			dst.Home, strings.Join(occupied, ", "))
 	}
 	if _, serr := os.Stat(dst.Home); errors.Is(serr, fs.ErrNotExist) {

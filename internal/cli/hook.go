@@ -10,12 +10,13 @@ import (
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/attest"
+	"github.com/cavra-dev/cavra/internal/hooklite"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
 )
 
 // maxHookPayload bounds what a hook reads from stdin; Claude Code payloads are far smaller,
 // but a Write of a large file carries its whole content.
-const maxHookPayload = 32 << 20
+const maxHookPayload = hooklite.MaxPayload
 
 func newHookCmd(rt *runtime) *cobra.Command {
 	cmd := &cobra.Command{

@@ -5,33 +5,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/cavra-dev/cavra"
-	"github.com/cavra-dev/cavra/client"
+	"github.com/cavra-dev/cavra/internal/hooklite"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
 	"github.com/cavra-dev/cavra/internal/hooks/codex"
 	"github.com/cavra-dev/cavra/internal/hooks/cursor"
 	"github.com/cavra-dev/cavra/internal/hooks/gemini"
-	"github.com/cavra-dev/cavra/internal/hooks/hookio"
 )
 
 // FailOpenRule is the rule id of the local decision that records a hook let through by
 // --fail-open because the control plane gave no answer.
 const FailOpenRule = "remote.fail-open"
 
-// defaultRemoteTimeout is how long a remote hook waits for the control plane.
-const defaultRemoteTimeout = 2 * time.Second
-
 // remoteFlags are the remote-mode flags every agent-host hook has. Each falls back to its
 // environment variable when not given, so hosts configured once with `cavra hook <host>` switch
-// to remote mode by the environment alone.
+// to remote mode by the environment alone. Resolution, forwarding and failure wording live in
+// internal/hooklite, shared with the lean cavra-hook binary.
 type remoteFlags struct {
 	server    string
 	token     string
@@ -46,87 +40,28 @@ func addRemoteFlags(cmd *cobra.Command, f *remoteFlags) {
 	// No default from the environment: help output would print the secret.
 	fl.StringVar(&f.token, "token", "", "API token for --server (env CAVRA_TOKEN; prefer the environment or --token-file: arguments are visible to other users)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the API token for --server (env CAVRA_TOKEN_FILE)")
-	fl.DurationVar(&f.timeout, "timeout", defaultRemoteTimeout, "how long to wait for --server before failing (env CAVRA_TIMEOUT)")
+	fl.DurationVar(&f.timeout, "timeout", hooklite.DefaultTimeout, "how long to wait for --server before failing (env CAVRA_TIMEOUT)")
 	fl.BoolVar(&f.failOpen, "fail-open", false, "when --server gives no answer, let the host's own flow proceed and record that locally, instead of blocking (env CAVRA_FAIL_OPEN=1)")
-}
-
-// remoteConfig is remote mode resolved from flags and environment.
-type remoteConfig struct {
-	server   string
-	token    string
-	timeout  time.Duration
-	failOpen bool
 }
 
 // resolveRemote returns the remote-mode settings, or ok false when no server is set (local
 // mode). A server without a usable token, or a bad timeout, is an error: the hook must block.
-func resolveRemote(cmd *cobra.Command, rt *runtime, f *remoteFlags) (cfg remoteConfig, ok bool, err error) {
-	cfg.server = strings.TrimSpace(hookio.FirstNonEmpty(f.server, rt.getenv("CAVRA_SERVER")))
-	if cfg.server == "" {
-		return cfg, false, nil
-	}
-	cfg.timeout = f.timeout
-	if !cmd.Flags().Changed("timeout") {
-		if v := strings.TrimSpace(rt.getenv("CAVRA_TIMEOUT")); v != "" {
-			if cfg.timeout, err = parseTimeout(v); err != nil {
-				return cfg, true, fmt.Errorf("CAVRA_TIMEOUT: %w", err)
-			}
-		}
-	}
-	if cfg.timeout <= 0 {
-		return cfg, true, fmt.Errorf("--timeout must be positive, not %s", cfg.timeout)
-	}
-	cfg.failOpen = f.failOpen
-	if !cmd.Flags().Changed("fail-open") {
-		if v := strings.TrimSpace(rt.getenv("CAVRA_FAIL_OPEN")); v != "" {
-			if cfg.failOpen, err = strconv.ParseBool(v); err != nil {
-				return cfg, true, fmt.Errorf("CAVRA_FAIL_OPEN=%q: want 1, true, 0 or false", v)
-			}
-		}
-	}
-	cfg.token, err = resolveToken(rt, f)
-	if err != nil {
-		return cfg, true, err
-	}
-	return cfg, true, nil
-}
-
-// parseTimeout reads a Go duration ("1500ms", "2s") or a number of seconds ("2", "0.5").
-func parseTimeout(v string) (time.Duration, error) {
-	if d, err := time.ParseDuration(v); err == nil {
-		return d, nil
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 && s < 3600 {
-		return time.Duration(s * float64(time.Second)), nil
-	}
-	return 0, fmt.Errorf("%q is not a duration (e.g. 2s, 500ms)", v)
+func resolveRemote(cmd *cobra.Command, rt *runtime, f *remoteFlags) (hooklite.Config, bool, error) {
+	return hooklite.Resolve(hooklite.Flags{
+		Server:      f.server,
+		Token:       f.token,
+		TokenFile:   f.tokenFile,
+		Timeout:     f.timeout,
+		TimeoutSet:  cmd.Flags().Changed("timeout"),
+		FailOpen:    f.failOpen,
+		FailOpenSet: cmd.Flags().Changed("fail-open"),
+	}, rt.getenv)
 }
 
 // resolveToken takes the token from --token, --token-file, CAVRA_TOKEN, CAVRA_TOKEN_FILE, in
 // that order: flags before the environment.
 func resolveToken(rt *runtime, f *remoteFlags) (string, error) {
-	if f.token != "" {
-		return strings.TrimSpace(f.token), nil
-	}
-	file := f.tokenFile
-	if file == "" {
-		if t := strings.TrimSpace(rt.getenv("CAVRA_TOKEN")); t != "" {
-			return t, nil
-		}
-		file = rt.getenv("CAVRA_TOKEN_FILE")
-	}
-	if file == "" {
-		return "", errors.New("CAVRA_SERVER is set but CAVRA_TOKEN is not set: set CAVRA_TOKEN or CAVRA_TOKEN_FILE (or --token, --token-file)")
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
-	}
-	t := strings.TrimSpace(string(b))
-	if t == "" {
-		return "", fmt.Errorf("token file %s is empty", file)
-	}
-	return t, nil
+	return hooklite.ResolveToken(f.token, f.tokenFile, rt.getenv)
 }
 
 // hostFailOpen describes what a host's payload asks for and the answer that lets the host's own
@@ -137,36 +72,39 @@ type hostFailOpen func(data []byte, note string) (cavra.Action, []byte, error)
 // runRemoteHook is remote mode: forward the raw payload to the control plane and print its
 // answer. It loads no policy and opens no store unless the control plane fails and fail-open is
 // on. Every other failure blocks.
-func runRemoteHook(cmd *cobra.Command, rt *runtime, cfg remoteConfig, host, logPath string, failOpen hostFailOpen) error {
+//
+// With fail-open on and hooklite.RemoteFailedVar set (by cavra-hook, which asked the control
+// plane and got no answer) it does not ask again: it takes the variable as the cause and goes
+// straight to the fail-open path, which needs the local audit log cavra-hook does not link.
+func runRemoteHook(cmd *cobra.Command, rt *runtime, cfg hooklite.Config, host, logPath string, failOpen hostFailOpen) error {
 	if rt.exitsAfter {
 		shortLivedGC()
 	}
-	data, err := io.ReadAll(io.LimitReader(rt.stdin, maxHookPayload+1))
+	data, err := hooklite.ReadPayload(rt.stdin)
 	if err != nil {
-		return hookFailClosed(fmt.Errorf("read stdin: %w", err))
+		return hookFailClosed(err)
 	}
-	if len(data) > maxHookPayload {
-		return hookFailClosed(fmt.Errorf("hook payload larger than %d bytes", maxHookPayload))
-	}
-	c, err := client.New(cfg.server, cfg.token, client.WithTimeout(cfg.timeout), client.WithUserAgent("cavra-hook/"+host))
-	if err != nil {
-		return hookFailClosed(fmt.Errorf("CAVRA_SERVER: %w", err))
-	}
-	ans, err := c.Hook(cmd.Context(), host, data)
-	if err == nil {
-		_, err = fmt.Fprintf(rt.stdout, "%s\n", strings.TrimSpace(string(ans.Body)))
-		return err
-	}
-	cause := remoteFailure(cfg.server, err)
-	if !cfg.failOpen || !failOpenApplies(err) {
-		return hookFailClosed(cause)
+	var cause error
+	if failed := strings.TrimSpace(rt.getenv(hooklite.RemoteFailedVar)); failed != "" && cfg.FailOpen {
+		cause = errors.New(failed)
+	} else {
+		ans, err := hooklite.Ask(cmd.Context(), cfg, host, data)
+		if err == nil {
+			_, err = fmt.Fprintf(rt.stdout, "%s\n", ans)
+			return err
+		}
+		var f *hooklite.Failure
+		if !errors.As(err, &f) || !cfg.FailOpen || !f.NoAnswer {
+			return hookFailClosed(err)
+		}
+		cause = f.Cause
 	}
 	note := fmt.Sprintf("CAVRA could not be asked (%v); fail-open let this proceed without a CAVRA decision.", cause)
 	action, out, perr := failOpen(data, note)
 	if perr != nil {
 		return hookFailClosed(errors.Join(cause, fmt.Errorf("fail-open: %w", perr)))
 	}
-	id, rerr := recordFailOpen(cmd.Context(), rt, logPath, action, cfg.server, cause)
+	id, rerr := recordFailOpen(cmd.Context(), rt, logPath, action, cfg.Server, cause)
 	if rerr != nil {
 		return hookFailClosed(errors.Join(cause, fmt.Errorf("fail-open could not be recorded locally: %w", rerr)))
 	}
@@ -176,30 +114,6 @@ func runRemoteHook(cmd *cobra.Command, rt *runtime, cfg remoteConfig, host, logP
 	}
 	_, err = fmt.Fprintf(rt.stdout, "%s\n", out)
 	return err
-}
-
-// remoteFailure says what went wrong with the control plane, in words an agent's user can act on.
-func remoteFailure(server string, err error) error {
-	switch cavra.Code(err) {
-	case cavra.ErrUnauthorized, cavra.ErrForbidden:
-		return fmt.Errorf("the CAVRA control plane at %s refused the token (check CAVRA_TOKEN): %w", server, err)
-	case cavra.ErrInvalid, cavra.ErrConflict:
-		return fmt.Errorf("the CAVRA control plane at %s rejected the hook payload: %w", server, err)
-	case cavra.ErrUnavailable:
-		return fmt.Errorf("the CAVRA control plane at %s is unreachable: %w", server, err)
-	}
-	return fmt.Errorf("the CAVRA control plane at %s failed to answer: %w", server, err)
-}
-
-// failOpenApplies reports whether err means the control plane gave no answer (down, slow,
-// broken), the only case fail-open covers. A refused token or a rejected payload is the control
-// plane's answer: a revoked token must stop the agent even in fail-open mode.
-func failOpenApplies(err error) bool {
-	switch cavra.Code(err) {
-	case cavra.ErrUnauthorized, cavra.ErrForbidden, cavra.ErrInvalid, cavra.ErrConflict:
-		return false
-	}
-	return true
 }
 
 // recordFailOpen appends the audit_only decision that says fail-open let the action through.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/hooklite"
 	"github.com/cavra-dev/cavra/internal/hooks/cursor"
 )
 
@@ -378,5 +379,47 @@ func TestRemoteHookPayloadLimit(t *testing.T) {
 	}
 	if n := len(cp.requests()); n != 0 {
 		t.Fatalf("an oversize payload was forwarded (%d requests)", n)
+	}
+}
+
+func TestRemoteHookFailedByCavraHook(t *testing.T) {
+	const cause = "the CAVRA control plane at http://cp.test is unreachable: connection refused"
+	tests := []struct {
+		name     string
+		failOpen string
+		asked    bool // the control plane is asked and its answer printed
+	}{
+		// cavra-hook got no answer and hands the fail-open over: no second attempt.
+		{name: "fail-open on skips the control plane", failOpen: "1"},
+		// Without fail-open the variable grants nothing: the control plane decides.
+		{name: "fail-open off ignores it", failOpen: "0", asked: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cp := newFakeControlPlane(t, answerHost)
+			env := remoteEnv(t, cp.url)
+			env["CAVRA_FAIL_OPEN"] = tt.failOpen
+			env[hooklite.RemoteFailedVar] = cause
+			r := runCLI(t, env, hostPayload(t, "claudecode", "bash-force-push.json"), "hook", "claude-code")
+			if r.code != 0 {
+				t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+			}
+			if n := len(cp.requests()); (n == 1) != tt.asked {
+				t.Fatalf("%d requests to the control plane, asked %v", n, tt.asked)
+			}
+			if tt.asked {
+				if r.stdout != answerFor["claude-code"]+"\n" || len(readDecisionsIfAny(t, env["CAVRA_HOME"])) != 0 {
+					t.Fatalf("stdout %q; want the server's answer and no local record", r.stdout)
+				}
+				return
+			}
+			if r.stdout != "" || !strings.Contains(r.stderr, "warning: "+cause) || !strings.Contains(r.stderr, FailOpenRule) {
+				t.Fatalf("stdout %q stderr %q", r.stdout, r.stderr)
+			}
+			recs := readDecisions(t, env["CAVRA_HOME"])
+			if len(recs) != 1 || recs[0].Decision.RuleID != FailOpenRule || !strings.Contains(recs[0].Decision.Reason, cause) {
+				t.Fatalf("recorded %+v", recs)
+			}
+		})
 	}
 }

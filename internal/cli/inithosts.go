@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cavra-dev/cavra/internal/hooklite"
 	"github.com/cavra-dev/cavra/internal/hooks/hookio"
 )
 
@@ -19,8 +21,9 @@ type hostHookConfig struct {
 	host        string
 	projectFile string // relative to the project directory
 	userFile    string // relative to the home directory
-	// groups returns, per event, the entries CAVRA adds, given the cavra command line.
-	groups func(cavra string) map[string][]any
+	// groups returns, per event, the entries CAVRA adds, given the command line of each
+	// `cavra hook` subcommand.
+	groups func(hook func(sub string) string) map[string][]any
 	// subcommands are the `cavra hook` subcommands whose entries are CAVRA's.
 	subcommands []string
 	// top sets top-level keys the file must have (Cursor's "version").
@@ -39,12 +42,12 @@ var hostHookConfigs = []hostHookConfig{
 	{
 		host: "claude-code", projectFile: ".claude/settings.json", userFile: ".claude/settings.json",
 		subcommands: []string{"claude-code", "claude-code-scan"},
-		groups: func(c string) map[string][]any {
+		groups: func(hook func(string) string) map[string][]any {
 			// onFailure "block" makes a hook that cannot start, times out or crashes block the
 			// action; without it Claude Code runs the tool (Claude Code 2.1.295 and later).
-			decide := commandHook(c+" hook claude-code", map[string]any{"timeout": 10, "onFailure": "block"})
-			scan := commandHook(c+" hook claude-code-scan", map[string]any{"timeout": 10})
-			prompt := commandHook(c+" hook claude-code-scan", map[string]any{"timeout": 10, "onFailure": "block"})
+			decide := commandHook(hook("claude-code"), map[string]any{"timeout": 10, "onFailure": "block"})
+			scan := commandHook(hook("claude-code-scan"), map[string]any{"timeout": 10})
+			prompt := commandHook(hook("claude-code-scan"), map[string]any{"timeout": 10, "onFailure": "block"})
 			return map[string][]any{
 				"PreToolUse":       {map[string]any{"matcher": "*", "hooks": []any{decide}}},
 				"PostToolUse":      {map[string]any{"matcher": "*", "hooks": []any{scan}}},
@@ -55,8 +58,8 @@ var hostHookConfigs = []hostHookConfig{
 	{
 		host: "codex", projectFile: ".codex/hooks.json", userFile: ".codex/hooks.json",
 		subcommands: []string{"codex"},
-		groups: func(c string) map[string][]any {
-			h := func() map[string]any { return commandHook(c+" hook codex", map[string]any{"timeout": 10}) }
+		groups: func(hook func(string) string) map[string][]any {
+			h := func() map[string]any { return commandHook(hook("codex"), map[string]any{"timeout": 10}) }
 			return map[string][]any{
 				// Codex matchers are regular expressions; ".*" covers Bash, apply_patch and MCP tools.
 				"PreToolUse":       {map[string]any{"matcher": ".*", "hooks": []any{h()}}},
@@ -68,10 +71,10 @@ var hostHookConfigs = []hostHookConfig{
 	{
 		host: "cursor", projectFile: ".cursor/hooks.json", userFile: ".cursor/hooks.json",
 		subcommands: []string{"cursor"}, top: map[string]any{"version": 1},
-		groups: func(c string) map[string][]any {
+		groups: func(hook func(string) string) map[string][]any {
 			// failClosed makes Cursor block when the hook crashes, times out or prints bad JSON.
-			gate := func() map[string]any { return map[string]any{"command": c + " hook cursor", "failClosed": true} }
-			observe := func() map[string]any { return map[string]any{"command": c + " hook cursor"} }
+			gate := func() map[string]any { return map[string]any{"command": hook("cursor"), "failClosed": true} }
+			observe := func() map[string]any { return map[string]any{"command": hook("cursor")} }
 			return map[string][]any{
 				"beforeShellExecution": {gate()},
 				"beforeMCPExecution":   {gate()},
@@ -85,10 +88,10 @@ var hostHookConfigs = []hostHookConfig{
 	{
 		host: "gemini", projectFile: ".gemini/settings.json", userFile: ".gemini/settings.json",
 		subcommands: []string{"gemini"},
-		groups: func(c string) map[string][]any {
+		groups: func(hook func(string) string) map[string][]any {
 			// Gemini CLI's timeout is in milliseconds.
 			h := func() map[string]any {
-				return commandHook(c+" hook gemini", map[string]any{"name": "cavra", "timeout": 10000})
+				return commandHook(hook("gemini"), map[string]any{"name": "cavra", "timeout": 10000})
 			}
 			return map[string][]any{
 				"BeforeTool":  {map[string]any{"matcher": ".*", "hooks": []any{h()}}},
@@ -112,6 +115,9 @@ type initFlags struct {
 	user, remove bool
 	command      string
 	project      string
+	// remote writes the lean cavra-hook binary into the decision hooks (see newInitHostCmd).
+	remote      bool
+	hookCommand string
 }
 
 func (f *initFlags) add(cmd *cobra.Command, withUser bool) {
@@ -139,6 +145,37 @@ func (f *initFlags) cavraCommand() (string, error) {
 	return hookio.ShellQuote([]string{exe}), nil
 }
 
+// hookLines returns the command line of each `cavra hook` subcommand. With --remote, the
+// subcommands cavra-hook answers itself (the agent hosts' decision hooks) run cavra-hook, which
+// starts in a millisecond instead of the full binary's ten; the others run cavra.
+func (f *initFlags) hookLines(cavraCmd string) (func(sub string) string, error) {
+	full := func(sub string) string { return cavraCmd + " hook " + sub }
+	if !f.remote {
+		return full, nil
+	}
+	lean := f.hookCommand
+	if lean == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("find this binary's path (use --hook-command): %w", err)
+		}
+		if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+			exe = resolved
+		}
+		path := filepath.Join(filepath.Dir(exe), leanHookName)
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			return nil, fmt.Errorf("--remote: no %s beside %s: build it (make build) or give --hook-command", leanHookName, exe)
+		}
+		lean = hookio.ShellQuote([]string{path})
+	}
+	return func(sub string) string {
+		if slices.Contains(hooklite.Hosts, sub) {
+			return lean + " " + sub
+		}
+		return full(sub)
+	}, nil
+}
+
 func (f *initFlags) projectDir() (string, error) {
 	if f.project != "" {
 		return filepath.Abs(f.project)
@@ -164,7 +201,12 @@ func newInitHostCmd(rt *runtime, hc hostHookConfig) *cobra.Command {
 		Short: fmt.Sprintf("Configure %s's hooks to call CAVRA (%s; --user for ~/%s)", hc.host, hc.projectFile, hc.userFile),
 		Long: fmt.Sprintf(`Merges CAVRA's hook entries into %s in the project (or ~/%s with --user),
 keeping every other setting and hook. Running it again replaces CAVRA's entries (so a moved
-binary is picked up) and changes nothing else; --remove takes only CAVRA's entries out.`, hc.projectFile, hc.userFile),
+binary is picked up) and changes nothing else; --remove takes only CAVRA's entries out.
+
+--remote writes "cavra-hook %s" (the cavra-hook beside this binary, or --hook-command) for the
+decision hooks instead of "cavra hook %s". cavra-hook answers remote mode (CAVRA_SERVER) in
+about a millisecond of process start where the full binary takes ten, and hands local mode
+and fail-open recording to cavra, so either mode keeps working.`, hc.projectFile, hc.userFile, hc.host, hc.host),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := f.projectDir()
@@ -178,12 +220,16 @@ binary is picked up) and changes nothing else; --remove takes only CAVRA's entri
 			}
 			path := filepath.Join(base, rel)
 			command := ""
+			var lines func(string) string
 			if !f.remove {
 				if command, err = f.cavraCommand(); err != nil {
 					return withExit(exitUsage, err)
 				}
+				if lines, err = f.hookLines(command); err != nil {
+					return withExit(exitUsage, err)
+				}
 			}
-			changed, err := updateHookConfig(path, hc, command, f.remove)
+			changed, err := updateHookConfig(path, hc, lines, f.remove)
 			if err != nil {
 				return withExit(exitUsage, err)
 			}
@@ -192,6 +238,8 @@ binary is picked up) and changes nothing else; --remove takes only CAVRA's entri
 				fmt.Fprintf(rt.stdout, "%s: already up to date\n", path)
 			case f.remove:
 				fmt.Fprintf(rt.stdout, "%s: removed CAVRA's hooks\n", path)
+			case f.remote:
+				fmt.Fprintf(rt.stdout, "%s: %s hooks now call %s\n", path, hc.host, lines(hc.host))
 			default:
 				fmt.Fprintf(rt.stdout, "%s: %s hooks now call %s\n", path, hc.host, command)
 			}
@@ -199,12 +247,15 @@ binary is picked up) and changes nothing else; --remove takes only CAVRA's entri
 		},
 	}
 	f.add(cmd, true)
+	cmd.Flags().BoolVar(&f.remote, "remote", false, "run the lean cavra-hook for the decision hooks: fast in remote mode (CAVRA_SERVER), hands local mode to cavra")
+	cmd.Flags().StringVar(&f.hookCommand, "hook-command", "", "the cavra-hook command for --remote (default: the cavra-hook beside this binary)")
 	return cmd
 }
 
 // updateHookConfig rewrites path with CAVRA's entries replaced (or removed) and reports whether
-// the file changed. Everything that is not a CAVRA entry is kept.
-func updateHookConfig(path string, hc hostHookConfig, command string, remove bool) (bool, error) {
+// the file changed. Everything that is not a CAVRA entry is kept. hook gives the command line
+// of each `cavra hook` subcommand; it is unused when removing.
+func updateHookConfig(path string, hc hostHookConfig, hook func(sub string) string, remove bool) (bool, error) {
 	before, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return false, fmt.Errorf("read %s: %w", path, err)
@@ -242,7 +293,7 @@ func updateHookConfig(path string, hc hostHookConfig, command string, remove boo
 		}
 	}
 	if !remove {
-		for event, groups := range hc.groups(command) {
+		for event, groups := range hc.groups(hook) {
 			existing, _ := hooks[event].([]any)
 			if _, present := hooks[event]; present && existing == nil {
 				return false, fmt.Errorf("%s: hooks.%s is not a list, so the file is left alone", path, event)
@@ -316,22 +367,22 @@ func removeCavraEntries(list []any, subcommands []string) []any {
 	return kept
 }
 
-// isCavraCommand reports whether a hook command line runs `<cavra> hook <subcommand>`.
+// leanHookName is the lean hook binary `cavra init --remote` writes.
+const leanHookName = "cavra-hook"
+
+// isCavraCommand reports whether a hook command line runs `<cavra> hook <subcommand>` or
+// `<cavra-hook> <subcommand>`.
 func isCavraCommand(v any, subcommands []string) bool {
 	s, ok := v.(string)
 	if !ok {
 		return false
 	}
 	f := strings.Fields(s)
-	if len(f) < 3 || f[len(f)-2] != "hook" {
+	if len(f) < 2 || !slices.Contains(subcommands, f[len(f)-1]) {
 		return false
 	}
-	for _, sc := range subcommands {
-		if f[len(f)-1] == sc {
-			return true
-		}
-	}
-	return false
+	prev := f[len(f)-2]
+	return (len(f) >= 3 && prev == "hook") || filepath.Base(strings.Trim(prev, `'"`)) == leanHookName
 }
 
 func jsonEqual(a, b []byte) bool {

@@ -236,3 +236,131 @@ func buildCavra(t *testing.T) string {
 	}
 	return bin
 }
+
+func TestInitHostRemote(t *testing.T) {
+	const full, lean = "/opt/cavra/bin/cavra", "/opt/cavra/bin/cavra-hook"
+	tests := []struct {
+		host, event string
+		want        string // the command of event's first hook
+		other       string // an event whose hooks stay on the full binary, if any
+	}{
+		{host: "claude-code", event: "PreToolUse", want: lean + " claude-code", other: "PostToolUse"},
+		{host: "codex", event: "PreToolUse", want: lean + " codex"},
+		{host: "cursor", event: "beforeShellExecution", want: lean + " cursor"},
+		{host: "gemini", event: "BeforeTool", want: lean + " gemini"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			var hc hostHookConfig
+			for _, c := range hostHookConfigs {
+				if c.host == tt.host {
+					hc = c
+				}
+			}
+			project := t.TempDir()
+			path := filepath.Join(project, hc.projectFile)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(existingConfigs[tt.host]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{tt.host, "--project", project, "--command", full}
+			r := runCommand(t, nil, "", initHostCmd(tt.host), append(args, "--remote", "--hook-command", lean)...)
+			data, _ := os.ReadFile(path)
+			if r.code != 0 || !strings.Contains(r.stdout, "now call "+tt.want) {
+				t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+			}
+			// The user's own hook on the event comes first when they had one: look at CAVRA's.
+			if got := cavraCommandOf(t, data, tt.event); got != tt.want {
+				t.Fatalf("%s runs %q, want %q:\n%s", tt.event, got, tt.want, data)
+			}
+			if tt.other != "" {
+				if got := cavraCommandOf(t, data, tt.other); got != full+" hook claude-code-scan" {
+					t.Fatalf("%s runs %q: cavra-hook does not answer it", tt.other, got)
+				}
+			}
+			// Switching back replaces the lean entries instead of adding to them, and back again.
+			r = runCommand(t, nil, "", initHostCmd(tt.host), args...)
+			back, _ := os.ReadFile(path)
+			if r.code != 0 || strings.Contains(string(back), "cavra-hook") || strings.Count(string(back), full) != strings.Count(string(data), "/opt/cavra/bin/cavra") {
+				t.Fatalf("re-init without --remote:\n%s", back)
+			}
+			r = runCommand(t, nil, "", initHostCmd(tt.host), append(args, "--remote", "--hook-command", lean)...)
+			again, _ := os.ReadFile(path)
+			if r.code != 0 || string(again) != string(data) {
+				t.Fatalf("re-init with --remote:\n%s\nwant\n%s", again, data)
+			}
+			r = runCommand(t, nil, "", initHostCmd(tt.host), tt.host, "--project", project, "--remove")
+			removed, _ := os.ReadFile(path)
+			if r.code != 0 || !jsonEqual(removed, []byte(existingConfigs[tt.host])) {
+				t.Fatalf("remove did not restore the original:\n%s", removed)
+			}
+		})
+	}
+}
+
+// cavraCommandOf is the command of the CAVRA hook (the one not from existingConfigs) of event.
+func cavraCommandOf(t *testing.T, data []byte, event string) string {
+	t.Helper()
+	var cfg struct {
+		Hooks map[string][]struct {
+			Command string `json:"command"`
+			Hooks   []struct {
+				Command string `json:"command"`
+			} `json:"hooks"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range cfg.Hooks[event] {
+		cmds := []string{g.Command}
+		for _, h := range g.Hooks {
+			cmds = append(cmds, h.Command)
+		}
+		for _, c := range cmds {
+			if strings.Contains(c, "/opt/cavra/") {
+				return c
+			}
+		}
+	}
+	return ""
+}
+
+func TestInitHostRemoteNeedsCavraHook(t *testing.T) {
+	// The test binary has no cavra-hook beside it.
+	project := t.TempDir()
+	r := runCommand(t, nil, "", initHostCmd("codex"), "codex", "--project", project, "--remote")
+	if r.code != 2 || !strings.Contains(r.stderr, "no cavra-hook beside") {
+		t.Fatalf("exit %d stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(project, ".codex", "hooks.json")); !os.IsNotExist(err) {
+		t.Fatalf("config written: %v", err)
+	}
+}
+
+func TestIsCavraCommand(t *testing.T) {
+	subs := []string{"claude-code", "claude-code-scan"}
+	tests := []struct {
+		cmd  string
+		want bool
+	}{
+		{"cavra hook claude-code", true},
+		{"/usr/bin/cavra hook claude-code-scan", true},
+		{"/usr/bin/cavra-hook claude-code", true},
+		{"'/Applications/My Tools/cavra-hook' claude-code", true},
+		{"cavra-hook claude-code", true},
+		{"cavra-hook codex", false},
+		{"hook claude-code", false},
+		{"./lint-hook claude-code", false},
+		{"claude-code", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cmd, func(t *testing.T) {
+			if got := isCavraCommand(tt.cmd, subs); got != tt.want {
+				t.Fatalf("got %v", got)
+			}
+		})
+	}
+}

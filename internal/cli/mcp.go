@@ -39,6 +39,7 @@ type mcpFlags struct {
 	logPath     string
 	onSecret    string
 	onInjection string
+	remote      remoteFlags
 }
 
 func (f *mcpFlags) add(cmd *cobra.Command) {
@@ -47,6 +48,7 @@ func (f *mcpFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.logPath, "decision-log", "", "append each decision as a JSON line to this file (env CAVRA_DECISION_LOG; default $CAVRA_HOME/decisions.jsonl)")
 	cmd.Flags().StringVar(&f.onSecret, "on-secret", string(mcpgw.Redact), "what to do with a tool result holding a live secret: redact, flag or block")
 	cmd.Flags().StringVar(&f.onInjection, "on-injection", string(mcpgw.Flag), "what to do with a tool result holding prompt-injection text: redact (same as flag), flag or block")
+	addMCPRemoteFlags(cmd, &f.remote)
 }
 
 // mcpGovernor is the local decide-and-record path of governLocal, with the policy loaded once
@@ -102,28 +104,54 @@ func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw
 		// Instruction-like text has no exact extent to cut out; flag it instead.
 		onInjection = mcpgw.Flag
 	}
-	eng, err := newEngine(cmd, rt)
+	remote, isRemote, err := resolveMCPRemote(cmd, rt, &f.remote)
 	if err != nil {
+		return nil, nil, withExit(exitUsage, err)
+	}
+	var eng *engine.Engine
+	if isRemote {
+		if cmd.Flags().Changed("policy") {
+			return nil, nil, usageError("--policy has no effect with --server: the control plane's policy decides")
+		}
+		if remote.FailOpen {
+			fmt.Fprintln(rt.stderr, "cavra: warning: CAVRA_FAIL_OPEN does not apply to the MCP gateway: a call the control plane does not decide is refused")
+		}
+	} else if eng, err = newEngine(cmd, rt); err != nil {
 		return nil, nil, withExit(exitUsage, fmt.Errorf("load policy: %w", err))
 	}
 	home, err := dataHome(rt)
 	if err != nil {
 		return nil, nil, withExit(exitUsage, err)
 	}
+	// In remote mode the local audit log still holds the result records and the gateway's own
+	// decisions (pin blocks): the control plane has no endpoint for them.
 	ev, err := openEvidence(cmd.Context(), rt, f.logPath)
 	if err != nil {
 		return nil, nil, withExit(exitUsage, fmt.Errorf("open the audit log: %w", err))
 	}
+	var (
+		gov          mcpgw.Governor = &mcpGovernor{eng: eng, log: ev}
+		controlPlane string
+	)
+	if isRemote {
+		rg, err := newRemoteMCPGovernor(remote, f.name, ev)
+		if err != nil {
+			ev.Close()
+			return nil, nil, withExit(exitUsage, err)
+		}
+		gov, controlPlane = rg, rg.server
+	}
 	gw, err := mcpgw.New(mcpgw.Config{
-		Server:      f.name,
-		Cwd:         cwd,
-		Governor:    &mcpGovernor{eng: eng, log: ev},
-		Pins:        mcpgw.NewPinStore(filepath.Join(home, "mcp", "pins"), nil),
-		Evidence:    ev,
-		Secrets:     secretSpans(),
-		OnSecret:    onSecret,
-		OnInjection: onInjection,
-		Logger:      rt.logger,
+		Server:       f.name,
+		Cwd:          cwd,
+		Governor:     gov,
+		ControlPlane: controlPlane,
+		Pins:         mcpgw.NewPinStore(filepath.Join(home, "mcp", "pins"), nil),
+		Evidence:     ev,
+		Secrets:      secretSpans(),
+		OnSecret:     onSecret,
+		OnInjection:  onInjection,
+		Logger:       rt.logger,
 	})
 	if err != nil {
 		ev.Close()
@@ -193,7 +221,8 @@ func newMCPWrapCmd(rt *runtime) *cobra.Command {
 agent's MCP configuration in place of the server command (cavra init mcp does that for you).
 Every tools/call is judged by the policy and recorded; tools/list is filtered and pinned; tool
 results are scanned, and each result's hash, findings and handling go to the audit log (a
-result that cannot be recorded is withheld). The server's stderr passes through; its exit code is cavra's exit code.`,
+result that cannot be recorded is withheld). The server's stderr passes through; its exit code is cavra's exit code.
+` + mcpRemoteHelp,
 		Example: `  cavra mcp wrap --name fs -- npx -y @modelcontextprotocol/server-filesystem /repo`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -284,7 +313,8 @@ func newMCPServeCmd(rt *runtime) *cobra.Command {
 		Long: `Listens for MCP Streamable HTTP (protocol revisions 2025-06-18, 2025-11-25 and the stateless
 2026-07-28 form with Mcp-Method/Mcp-Name headers) and relays it to the upstream MCP endpoint,
 governing every message. Sessions (Mcp-Session-Id) and SSE streams pass through; requests with an
-Origin that is neither loopback nor listed in --allow-origin are refused.`,
+Origin that is neither loopback nor listed in --allow-origin are refused.
+` + mcpRemoteHelp,
 		Example: `  cavra mcp serve --upstream http://127.0.0.1:3001/mcp --listen 127.0.0.1:8931 --name everything`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -3,6 +3,7 @@ package govern
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/cavra-dev/cavra/internal/audit"
 	"github.com/cavra-dev/cavra/internal/engine"
 	"github.com/cavra-dev/cavra/internal/store/sqlstore"
+	"github.com/cavra-dev/cavra/internal/testenv"
 )
 
 const testPack = `
@@ -84,12 +86,34 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "cavra.db"), sqlstore.Options{Synchronous: "NORMAL"})
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "cavra.db"), sqlstore.Options{Synchronous: "NORMAL"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return newFixtureOn(t, st)
+}
+
+// newPostgresFixture runs the service on the machine's PostgreSQL, in a schema of its own.
+func newPostgresFixture(t *testing.T) *fixture {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	schema := fmt.Sprintf("cavra_govern_test_%d", time.Now().UnixNano())
+	st, err := sqlstore.OpenPostgres(context.Background(), dsn, sqlstore.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := st.SQL().ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema: %v", err)
+		}
+		st.Close()
+	})
+	return newFixtureOn(t, st)
+}
+
+func newFixtureOn(t *testing.T, st cavra.Store) *fixture {
+	t.Helper()
 	pack, err := engine.Parse("govern-test.yaml", []byte(testPack))
 	if err != nil {
 		t.Fatal(err)
@@ -428,9 +452,13 @@ func TestEveryChangeIsEvidence(t *testing.T) {
 }
 
 // TestConcurrentRetriesUseOnce races retries of one approved single-use action: exactly one
-// may be allowed.
+// may be allowed, on either backend.
 func TestConcurrentRetriesUseOnce(t *testing.T) {
-	f := newFixture(t)
+	t.Run("sqlite", func(t *testing.T) { testConcurrentRetriesUseOnce(t, newFixture(t)) })
+	t.Run("postgres", func(t *testing.T) { testConcurrentRetriesUseOnce(t, newPostgresFixture(t)) })
+}
+
+func testConcurrentRetriesUseOnce(t *testing.T, f *fixture) {
 	deploy := command("alice", "kubectl apply -f race.yaml --context prod")
 	d := f.decide(t, deploy)
 	if _, err := f.svc.Approve(as("bob"), d.ApprovalID, "ok"); err != nil {

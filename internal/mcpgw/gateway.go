@@ -25,6 +25,16 @@ type Governor interface {
 	Record(ctx context.Context, a cavra.Action, d cavra.Decision) error
 }
 
+// SelfRecording is implemented by a Governor whose Decide itself records each decision and may
+// open or use up an approval: the control plane (`cavra serve`) does. The gateway then calls
+// Record only for the decisions it makes on its own (a pinned tool's definition changed or looks
+// poisoned; such a call is not put to Decide at all), and asks Decide only about calls a client
+// made: tools/list is not filtered by policy, since asking about a call nobody made would
+// record it and could open an approval.
+type SelfRecording interface {
+	DecideRecords() bool
+}
+
 // Evidence records what came back from a governed call.
 type Evidence interface {
 	RecordResult(ctx context.Context, r ResultRecord) error
@@ -42,6 +52,8 @@ type ResultRecord struct {
 	// Handling is what the gateway did: "passed", "redacted", "flagged" or "blocked".
 	Handling   string    `json:"handling"`
 	ReceivedAt time.Time `json:"received_at"`
+	// ControlPlane is where DecisionID is recorded when not in this log: the control plane's URL.
+	ControlPlane string `json:"control_plane,omitempty"`
 }
 
 // ResultHandling says what to do with a tool result in which the scanner found something.
@@ -83,6 +95,8 @@ type Config struct {
 	// Cwd is the directory relative paths in arguments resolve against.
 	Cwd      string
 	Governor Governor
+	// ControlPlane names the control plane the Governor asks, if any; result records carry it.
+	ControlPlane string
 	// Pins keeps tool definitions; pinning is off when nil.
 	Pins *PinStore
 	// Evidence records result hashes; results are not recorded when nil.
@@ -100,6 +114,8 @@ type Config struct {
 // Gateway governs the messages between one MCP client and one MCP server.
 type Gateway struct {
 	cfg Config
+	// selfRecording is true when the Governor's Decide records decisions itself.
+	selfRecording bool
 }
 
 // New checks cfg and returns a gateway.
@@ -128,7 +144,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Gateway{cfg: cfg}, nil
+	sr, ok := cfg.Governor.(SelfRecording)
+	return &Gateway{cfg: cfg, selfRecording: ok && sr.DecideRecords()}, nil
 }
 
 // Session holds the state of one client connection: the requests in flight, so that their
@@ -247,25 +264,36 @@ func (s *Session) toolCall(ctx context.Context, m *Message, raw []byte) (Verdict
 			return Verdict{Message: m, Reply: errorResponse(m.ID, CodeInvalidParams, "CAVRA gateway: tools/call arguments must be an object")}, nil
 		}
 	}
-	action, decision, err := g.cfg.Governor.Decide(ctx, ToolCallAction(g.cfg.Server, g.cfg.Cwd, p.Name, args))
-	if err != nil {
-		return s.failClosed(m, fmt.Errorf("decide tools/call %s: %w", p.Name, err))
-	}
+	call := ToolCallAction(g.cfg.Server, g.cfg.Cwd, p.Name, args)
 	// A tool whose definition changed or looks poisoned is refused whatever the policy says.
-	if g.cfg.Pins != nil {
-		pin, err := g.cfg.Pins.Lookup(g.cfg.Server, p.Name)
-		if err != nil {
-			return s.failClosed(m, err)
+	blocked, why, err := s.pinBlocked(p.Name)
+	if err != nil {
+		return s.failClosed(m, err)
+	}
+	var (
+		action   cavra.Action
+		decision cavra.Decision
+	)
+	if blocked && g.selfRecording {
+		// The control plane is not asked: its decision would be recorded there, and could use up
+		// an approval or open one, for a call the gateway refuses anyway.
+		action = call
+		decision = pinDecision(cavra.Decision{Fingerprint: call.Fingerprint(), DecidedAt: g.cfg.Now().UTC(), Policy: "mcpgw"}, why, g.cfg.Server, p.Name)
+		decision.ID = newEventID(decision.Fingerprint, decision.DecidedAt)
+	} else {
+		if action, decision, err = g.cfg.Governor.Decide(ctx, call); err != nil {
+			return s.failClosed(m, fmt.Errorf("decide tools/call %s: %w", p.Name, err))
 		}
-		if pin != nil {
-			if blocked, why := pin.Blocked(); blocked {
-				decision = pinDecision(decision, why, g.cfg.Server, p.Name)
-			}
+		if blocked {
+			decision = pinDecision(decision, why, g.cfg.Server, p.Name)
 		}
 	}
-	if err := g.cfg.Governor.Record(ctx, action, decision); err != nil {
-		// Evidence that cannot be written is an action that cannot be allowed.
-		return s.failClosed(m, fmt.Errorf("record decision: %w", err))
+	// A governor that records in Decide has this decision already, unless the gateway made it.
+	if blocked || !g.selfRecording {
+		if err := g.cfg.Governor.Record(ctx, action, decision); err != nil {
+			// Evidence that cannot be written is an action that cannot be allowed.
+			return s.failClosed(m, fmt.Errorf("record decision: %w", err))
+		}
 	}
 	if !decision.Outcome.Permits() {
 		reply, err := resultResponse(m.ID, refusal(decision))
@@ -290,8 +318,10 @@ func (s *Session) resourceRead(ctx context.Context, m *Message, raw []byte) (Ver
 	if err != nil {
 		return s.failClosed(m, fmt.Errorf("decide resources/read: %w", err))
 	}
-	if err := g.cfg.Governor.Record(ctx, action, decision); err != nil {
-		return s.failClosed(m, fmt.Errorf("record decision: %w", err))
+	if !g.selfRecording {
+		if err := g.cfg.Governor.Record(ctx, action, decision); err != nil {
+			return s.failClosed(m, fmt.Errorf("record decision: %w", err))
+		}
 	}
 	if !decision.Outcome.Permits() {
 		return Verdict{Message: m, Reply: errorResponse(m.ID, CodeInvalidRequest, refusalText(decision))}, nil
@@ -311,6 +341,20 @@ const (
 	RulePoisoned = "mcpgw.tool-poisoned"
 	RuleResult   = "mcpgw.result"
 )
+
+// pinBlocked reports whether the pinned definition of tool blocks its calls, and why.
+func (s *Session) pinBlocked(tool string) (bool, string, error) {
+	g := s.g
+	if g.cfg.Pins == nil {
+		return false, "", nil
+	}
+	pin, err := g.cfg.Pins.Lookup(g.cfg.Server, tool)
+	if err != nil || pin == nil {
+		return false, "", err
+	}
+	blocked, why := pin.Blocked()
+	return blocked, why, nil
+}
 
 func pinDecision(d cavra.Decision, why, server, tool string) cavra.Decision {
 	rule := RuleRugPull
@@ -341,6 +385,14 @@ func refusalText(d cavra.Decision) string {
 	switch d.Outcome {
 	case cavra.RequireApproval:
 		fmt.Fprintf(&b, "CAVRA: this call needs a human's approval before it can run (rule %s). %s", d.RuleID, d.Reason)
+		if d.ApprovalID != "" {
+			// The control plane opened an approval request bound to this exact call.
+			fmt.Fprintf(&b, " Approval request %s is pending on the CAVRA control plane (decision %s). Ask the user to have an approver run `cavra approvals approve %s` against the control plane, then retry this exact call unchanged; a different call needs its own approval.", d.ApprovalID, d.ID, d.ApprovalID)
+			if d.Remediation != "" && !strings.Contains(d.Remediation, d.ApprovalID) {
+				b.WriteString(" " + d.Remediation)
+			}
+			break
+		}
 		fmt.Fprintf(&b, " Approval pending: decision %s, action fingerprint %s.", d.ID, d.Fingerprint)
 		if d.Remediation != "" {
 			b.WriteString(" " + d.Remediation)
@@ -451,6 +503,10 @@ func (s *Session) judgeTool(ctx context.Context, t Tool) (bool, error) {
 		}
 		return true, nil
 	}
+	if g.selfRecording {
+		// Asking about a call nobody made would record it, and could open an approval for it.
+		return false, nil
+	}
 	// A tool is hidden only when policy blocks it whatever its arguments; a rule whose condition
 	// needs arguments cannot say that, and its error here only means "not for every call".
 	a := cavra.Action{
@@ -505,7 +561,8 @@ func (s *Session) checkResult(ctx context.Context, m *Message, f *inflight) ([]b
 	g := s.g
 	sum := sha256.Sum256(m.Result)
 	rec := ResultRecord{DecisionID: f.decision.ID, Server: g.cfg.Server, Tool: f.tool,
-		ResultHash: "sha256:" + hex.EncodeToString(sum[:]), Handling: "passed", ReceivedAt: g.cfg.Now().UTC()}
+		ResultHash: "sha256:" + hex.EncodeToString(sum[:]), Handling: "passed", ReceivedAt: g.cfg.Now().UTC(),
+		ControlPlane: g.cfg.ControlPlane}
 
 	var fields map[string]json.RawMessage
 	var res callResult

@@ -44,11 +44,15 @@ func main() {
 		concurrency = flag.Int("concurrency", 32, "concurrent agent connections")
 		mode        = flag.String("mode", "mixed", "mixed (decisions and approvals) or throughput (decisions only)")
 		hookRuns    = flag.Int("hook-runs", 200, "remote-mode hook processes to time after the load (0: skip)")
+		hookBin     = flag.String("hook-bin", "", "the lean cavra-hook binary to time beside `cavra hook` (default: cavra-hook beside -bin)")
 		keep        = flag.Bool("keep", false, "keep the data home afterwards")
 		serverArgs  = flag.String("server-args", "", "extra arguments for cavra serve, space-separated")
 	)
 	flag.Parse()
-	if err := run(*bin, *duration, *concurrency, *mode, *hookRuns, *keep, strings.Fields(*serverArgs)); err != nil {
+	if *hookBin == "" {
+		*hookBin = filepath.Join(filepath.Dir(*bin), "cavra-hook")
+	}
+	if err := run(*bin, *hookBin, *duration, *concurrency, *mode, *hookRuns, *keep, strings.Fields(*serverArgs)); err != nil {
 		fmt.Fprintln(os.Stderr, "serverbench:", err)
 		os.Exit(1)
 	}
@@ -182,7 +186,7 @@ func action(line string) []byte {
 	return b
 }
 
-func run(bin string, duration time.Duration, concurrency int, mode string, hookRuns int, keep bool, serverArgs []string) error {
+func run(bin, hookBin string, duration time.Duration, concurrency int, mode string, hookRuns int, keep bool, serverArgs []string) error {
 	home, err := os.MkdirTemp("", "cavra-serverbench-")
 	if err != nil {
 		return err
@@ -317,9 +321,10 @@ func run(bin string, duration time.Duration, concurrency int, mode string, hookR
 	wg.Wait()
 	elapsed := time.Since(start)
 
-	var hookLat []time.Duration
+	var hookLat, leanLat []time.Duration
 	if hookRuns > 0 {
-		hookLat, err = remoteHooks(bin, srv.url, agent, hookRuns)
+		// Interleaved, so both see the same machine load.
+		hookLat, leanLat, err = remoteHooks(bin, hookBin, srv.url, agent, hookRuns)
 		if err != nil {
 			st.fail("remote hook: " + err.Error())
 		}
@@ -346,9 +351,15 @@ func run(bin string, duration time.Duration, concurrency int, mode string, hookR
 	if mode == "mixed" {
 		fmt.Printf("  approvals granted: %d; approved retries allowed: %d\n", st.approved.Load(), st.retriedOK.Load())
 	}
-	if len(hookLat) > 0 {
-		sort.Slice(hookLat, func(i, j int) bool { return hookLat[i] < hookLat[j] })
-		fmt.Printf("  remote-mode `cavra hook claude-code` round trip (process start included), %d runs: p50 %s p99 %s\n", len(hookLat), pct(hookLat, 50), pct(hookLat, 99))
+	for _, h := range []struct {
+		what string
+		lat  []time.Duration
+	}{{"cavra hook claude-code", hookLat}, {"cavra-hook claude-code", leanLat}} {
+		if len(h.lat) == 0 {
+			continue
+		}
+		sort.Slice(h.lat, func(i, j int) bool { return h.lat[i] < h.lat[j] })
+		fmt.Printf("  remote-mode `%s` round trip (process start included), %d runs: p50 %s p90 %s p99 %s\n", h.what, len(h.lat), pct(h.lat, 50), pct(h.lat, 90), pct(h.lat, 99))
 	}
 	errCount := 0
 	for k, v := range st.errors {
@@ -407,27 +418,47 @@ func missingDecisions(dbPath string, ids []string) (int, error) {
 	return missing, nil
 }
 
-// remoteHooks times `cavra hook claude-code` in remote mode: a process per tool call that
-// forwards the payload to the server and prints its answer.
-func remoteHooks(bin, url, token string, runs int) ([]time.Duration, error) {
+// remoteHooks times remote-mode hooks, a process per tool call as an agent host runs them:
+// `cavra hook claude-code` (the full binary) and `cavra-hook claude-code` (the lean one), runs
+// of each, alternating. The lean binary is skipped when hookBin does not exist.
+func remoteHooks(bin, hookBin, url, token string, runs int) (full, lean []time.Duration, err error) {
 	payload := []byte(`{"session_id":"s","transcript_path":"/t.jsonl","cwd":"/repo","permission_mode":"default","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"go test ./..."},"tool_use_id":"t1"}`)
-	var out []time.Duration
-	for range runs {
-		cmd := exec.Command(bin, "hook", "claude-code")
+	haveLean := true
+	if _, err := os.Stat(hookBin); err != nil {
+		fmt.Fprintf(os.Stderr, "serverbench: %s not found (go build -o %s ./cmd/cavra-hook): timing the full binary only\n", hookBin, hookBin)
+		haveLean = false
+	}
+	once := func(argv ...string) (time.Duration, error) {
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), "CAVRA_SERVER="+url, "CAVRA_TOKEN="+token)
 		cmd.Stdin = bytes.NewReader(payload)
-		var stdout bytes.Buffer
-		cmd.Stdout = &stdout
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		t0 := time.Now()
 		if err := cmd.Run(); err != nil {
-			return out, fmt.Errorf("hook process: %w", err)
+			return 0, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, stderr.Bytes())
 		}
-		out = append(out, time.Since(t0))
+		d := time.Since(t0)
 		if !bytes.Contains(stdout.Bytes(), []byte(`"allow"`)) {
-			return out, fmt.Errorf("hook answer %q is not an allow", stdout.String())
+			return d, fmt.Errorf("%s: answer %q is not an allow", strings.Join(argv, " "), stdout.String())
 		}
+		return d, nil
 	}
-	return out, nil
+	for range runs {
+		d, err := once(bin, "hook", "claude-code")
+		if err != nil {
+			return full, lean, err
+		}
+		full = append(full, d)
+		if !haveLean {
+			continue
+		}
+		if d, err = once(hookBin, "claude-code"); err != nil {
+			return full, lean, err
+		}
+		lean = append(lean, d)
+	}
+	return full, lean, nil
 }
 
 // scrapeLatency reads the server's request-duration histogram of POST /v1/decisions and says
