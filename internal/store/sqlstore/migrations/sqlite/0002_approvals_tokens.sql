@@ -12,7 +12,10 @@ CREATE TABLE approvals (
 	body          TEXT    NOT NULL,
 	PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
-CREATE INDEX approvals_by_fingerprint ON approvals (tenant, fingerprint, state);
+-- Each lookup index ends with created_at_ns so that "newest first" is read off the index:
+-- otherwise the planner walks approvals_by_time and filters every row.
+CREATE INDEX approvals_by_fingerprint ON approvals (tenant, fingerprint, created_at_ns);
+CREATE INDEX approvals_by_state ON approvals (tenant, state, created_at_ns);
 CREATE INDEX approvals_by_expiry ON approvals (tenant, state, expires_at_ns);
 CREATE INDEX approvals_by_time ON approvals (tenant, created_at_ns);
 
