@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -185,7 +186,7 @@ func runServe(cmd *cobra.Command, rt *runtime, o serveOptions) error {
 	defer svc.Close()
 
 	tokenPath := filepath.Join(root, AdminTokenFile)
-	created, err := ensureAdminToken(ctx, st, tokenPath)
+	created, err := ensureAdminToken(ctx, st, tokenPath, logger)
 	if err != nil {
 		return withExit(exitUsage, err)
 	}
@@ -294,8 +295,12 @@ func openServeStore(ctx context.Context, layout home.Layout, o serveOptions, log
 
 // ensureAdminToken creates the first admin token when the data home has no admin.token file,
 // writing its secret there (0600). It reports whether it made one.
-func ensureAdminToken(ctx context.Context, st cavra.TokenStore, path string) (bool, error) {
-	if _, err := os.Stat(path); err == nil {
+func ensureAdminToken(ctx context.Context, st cavra.TokenStore, path string, logger *slog.Logger) (bool, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		// The file may belong to another store (the data home's SQLite before --postgres).
+		if _, err := st.TokenByHash(ctx, identity.HashSecret(strings.TrimSpace(string(b)))); cavra.Code(err) == cavra.ErrNotFound {
+			logger.Warn("the admin token file matches no token of this store; remove it and restart to have a new one made", "file", path)
+		}
 		return false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return false, fmt.Errorf("admin token file: %w", err)

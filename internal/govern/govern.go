@@ -71,10 +71,12 @@ type Service struct {
 	cfg   Config
 	store cavra.Store
 
-	events    chan cavra.Event
-	workers   sync.WaitGroup
-	closeOnce sync.Once
-	metrics   Metrics
+	events  chan cavra.Event
+	workers sync.WaitGroup
+	// closeMu guards closed: an emit after Close is dropped, not sent on a closed channel.
+	closeMu sync.RWMutex
+	closed  bool
+	metrics Metrics
 }
 
 // Metrics counts what the service did; the server exports them.
@@ -134,12 +136,17 @@ func newID() string {
 
 // Close stops accepting events and waits until the queued ones are published.
 func (s *Service) Close() {
-	s.closeOnce.Do(func() {
-		if s.events != nil {
-			close(s.events)
-			s.workers.Wait()
-		}
-	})
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return
+	}
+	s.closed = true
+	if s.events != nil {
+		close(s.events)
+	}
+	s.closeMu.Unlock()
+	s.workers.Wait()
 }
 
 // BatchPublisher publishes several events at once; errs[i] is events[i]'s fate. The bus
@@ -218,6 +225,15 @@ func (s *Service) emit(ctx context.Context, id string, typ cavra.EventType, data
 	}
 	e := cavra.Event{ID: id, Type: typ, Tenant: cavra.TenantFrom(ctx), Workspace: cavra.WorkspaceFrom(ctx),
 		Time: s.cfg.Clock().UTC(), Data: raw}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		s.cfg.Logger.Warn("event dropped: the service is closed", "type", typ, "id", id)
+		if s.metrics.OnEventDropped != nil {
+			s.metrics.OnEventDropped(typ)
+		}
+		return
+	}
 	select {
 	case s.events <- e:
 	case <-ctx.Done():

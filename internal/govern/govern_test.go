@@ -518,3 +518,11 @@ func equal[T comparable](a, b []T) bool {
 	}
 	return true
 }
+
+func TestEmitAfterCloseIsDropped(t *testing.T) {
+	f := newFixture(t)
+	f.svc.Close()
+	// A decision after Close still decides and records; its event is dropped, not a panic.
+	wantOutcome(t, f.decide(t, command("alice", "go test ./...")), cavra.Allow)
+	f.svc.Close() // idempotent
+}
