@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,13 +77,18 @@ type hostFailOpen func(data []byte, note string) (cavra.Action, []byte, error)
 // With fail-open on and hooklite.RemoteFailedVar set (by cavra-hook, which asked the control
 // plane and got no answer) it does not ask again: it takes the variable as the cause and goes
 // straight to the fail-open path, which needs the local audit log cavra-hook does not link.
-func runRemoteHook(cmd *cobra.Command, rt *runtime, cfg hooklite.Config, host, logPath string, failOpen hostFailOpen) error {
+func runRemoteHook(cmd *cobra.Command, rt *runtime, cfg hooklite.Config, host, logPath string, failOpen hostFailOpen, local func() error) error {
 	if rt.exitsAfter {
 		shortLivedGC()
 	}
 	data, err := hooklite.ReadPayload(rt.stdin)
 	if err != nil {
 		return hookFailClosed(err)
+	}
+	if !hooklite.ServerAnswers(host, hooklite.EventOf(data)) {
+		// A tool's output or a prompt: the local secret check answers, as in local mode.
+		rt.stdin = bytes.NewReader(data)
+		return local()
 	}
 	var cause error
 	if failed := strings.TrimSpace(rt.getenv(hooklite.RemoteFailedVar)); failed != "" && cfg.FailOpen {
@@ -162,13 +168,13 @@ func claudeCodeFailOpen(data []byte, _ string) (cavra.Action, []byte, error) {
 	return a, nil, err
 }
 
+// The fail-open renderers below see decision events only: content events (a tool's output, a
+// prompt) are answered locally before the server is asked (hooklite.ServerAnswers).
+
 func codexFailOpen(data []byte, _ string) (cavra.Action, []byte, error) {
 	p, err := codex.Parse(data)
 	if err != nil {
 		return cavra.Action{}, nil, err
-	}
-	if p.HookEventName != codex.EventPreToolUse {
-		return observedAction(codex.Host, p.HookEventName, p.ToolName, p.Cwd, p.SessionID), nil, nil
 	}
 	a, err := codex.ToAction(p)
 	return a, nil, err
@@ -179,9 +185,6 @@ func geminiFailOpen(data []byte, _ string) (cavra.Action, []byte, error) {
 	if err != nil {
 		return cavra.Action{}, nil, err
 	}
-	if p.HookEventName != gemini.EventBeforeTool {
-		return observedAction(gemini.Host, p.HookEventName, p.ToolName, p.Cwd, p.SessionID), nil, nil
-	}
 	a, err := gemini.ToAction(p)
 	return a, nil, err
 }
@@ -191,36 +194,17 @@ func cursorFailOpen(data []byte, note string) (cavra.Action, []byte, error) {
 	if err != nil {
 		return cavra.Action{}, nil, err
 	}
-	var ans cursor.Answer
-	var a cavra.Action
-	switch {
-	case cursor.IsDecision(p):
-		if a, err = cursor.ToAction(p); err != nil {
-			return a, nil, err
-		}
-		ans = cursor.Answer{Permission: "ask", UserMessage: note, AgentMessage: note}
-		if p.HookEventName == cursor.EventBeforeReadFile {
-			ans = cursor.Answer{Permission: "allow"}
-		}
-	case p.HookEventName == cursor.EventBeforeSubmitPrompt:
-		a = observedAction(cursor.Host, p.HookEventName, "", p.Cwd, p.ConversationID)
-		ok := true
-		ans = cursor.Answer{Continue: &ok}
-	default:
-		a = observedAction(cursor.Host, p.HookEventName, p.ToolName, p.Cwd, p.ConversationID)
+	a, err := cursor.ToAction(p)
+	if err != nil {
+		return a, nil, err
+	}
+	ans := cursor.Answer{Permission: "ask", UserMessage: note, AgentMessage: note}
+	if p.HookEventName == cursor.EventBeforeReadFile {
+		// A read's answer has no "ask".
+		ans = cursor.Answer{Permission: "allow"}
 	}
 	out, err := json.Marshal(ans)
 	return a, out, err
-}
-
-// observedAction describes an event that is not a decision on an action (a tool's output, a
-// prompt), whose secret scan fail-open skipped.
-func observedAction(host, event, tool, cwd, session string) cavra.Action {
-	return cavra.Action{
-		Version: cavra.TaxonomyVersion,
-		Cwd:     cwd,
-		Source:  cavra.Source{Host: host, Event: event, Tool: tool, SessionID: session},
-	}
 }
 
 // remoteOrLocal runs the hook in remote mode when a server is set, and local otherwise.
@@ -232,5 +216,5 @@ func remoteOrLocal(cmd *cobra.Command, rt *runtime, f *remoteFlags, host, logPat
 	if !remote {
 		return local()
 	}
-	return runRemoteHook(cmd, rt, cfg, host, logPath, failOpen)
+	return runRemoteHook(cmd, rt, cfg, host, logPath, failOpen, local)
 }

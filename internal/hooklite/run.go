@@ -80,6 +80,14 @@ func Run(ctx context.Context, args []string, p Proc) int {
 	if err != nil {
 		return failClosed(p, err)
 	}
+	if !ServerAnswers(host, EventOf(data)) {
+		// A tool's output or a prompt: the full binary's local secret check answers it.
+		code, err := runCavra(ctx, p, args, data, nil)
+		if err != nil {
+			return failClosed(p, err)
+		}
+		return code
+	}
 	ans, err := Ask(ctx, cfg, host, data)
 	if err == nil {
 		if _, err := fmt.Fprintf(p.Stdout, "%s\n", ans); err != nil {
@@ -126,16 +134,26 @@ func handOver(p Proc, args []string) int {
 	return 0 // only an injected Exec returns on success
 }
 
-// failOpenByCavra runs `cavra hook <args>` with the payload on its stdin and RemoteFailedVar
-// set, so the full binary answers the host and records the fail-open in the local audit log;
-// its output and exit code become this process's.
+// failOpenByCavra runs `cavra hook <args>` with RemoteFailedVar set, so the full binary
+// answers the host and records the fail-open in the local audit log.
 func failOpenByCavra(ctx context.Context, p Proc, args []string, data []byte, cause error) int {
-	path, err := findCavra(p)
+	code, err := runCavra(ctx, p, args, data, []string{RemoteFailedVar + "=" + causeForEnv(cause)})
 	if err != nil {
 		return failClosed(p, errors.Join(cause, fmt.Errorf("fail-open could not be recorded locally: %w", err)))
 	}
+	return code
+}
+
+// runCavra runs `cavra hook <args>` as a child with the payload on its stdin and extraEnv
+// added; its output and exit code become this process's. It is for payloads already read,
+// which an exec hand-over could no longer pass on.
+func runCavra(ctx context.Context, p Proc, args []string, data []byte, extraEnv []string) (int, error) {
+	path, err := findCavra(p)
+	if err != nil {
+		return 0, err
+	}
 	cmd := exec.CommandContext(ctx, path, append([]string{"hook"}, args...)...)
-	cmd.Env = append(withoutVar(p.Environ, RemoteFailedVar), RemoteFailedVar+"="+causeForEnv(cause))
+	cmd.Env = append(withoutVar(p.Environ, RemoteFailedVar), extraEnv...)
 	cmd.Stdin = bytes.NewReader(data)
 	cmd.Stdout = p.Stdout
 	cmd.Stderr = p.Stderr
@@ -143,11 +161,11 @@ func failOpenByCavra(ctx context.Context, p Proc, args []string, data []byte, ca
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return 0
+		return 0, nil
 	case errors.As(err, &ee) && ee.ExitCode() >= 0:
-		return ee.ExitCode()
+		return ee.ExitCode(), nil
 	}
-	return failClosed(p, errors.Join(cause, fmt.Errorf("fail-open could not be recorded locally: run %s: %w", path, err)))
+	return 0, fmt.Errorf("run %s: %w", path, err)
 }
 
 func withoutVar(env []string, name string) []string {

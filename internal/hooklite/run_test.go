@@ -22,6 +22,12 @@ const testToken = "cavra_test_token"
 
 const testPayload = `{"session_id":"s","cwd":"/repo","hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"git push --force origin main"}}`
 
+// decisionPayload is a payload of host's decision event (a tool about to run).
+func decisionPayload(host string) string {
+	event := map[string]string{"claude-code": "PreToolUse", "codex": "PreToolUse", "cursor": "beforeShellExecution", "gemini": "BeforeTool"}[host]
+	return strings.Replace(testPayload, `"PreToolUse"`, `"`+event+`"`, 1)
+}
+
 type cpRequest struct {
 	method, path, auth, contentType string
 	body                            []byte
@@ -154,7 +160,8 @@ func TestRunPassesAnswerThrough(t *testing.T) {
 		t.Run(host, func(t *testing.T) {
 			cp := newControlPlane(t, answer)
 			env := map[string]string{"CAVRA_SERVER": cp.url, "CAVRA_TOKEN": testToken}
-			r := run(t, fakeInstall(t, true), env, strings.NewReader(testPayload), host)
+			payload := decisionPayload(host)
+			r := run(t, fakeInstall(t, true), env, strings.NewReader(payload), host)
 			if r.code != 0 || r.stderr != "" || len(r.execs) != 0 {
 				t.Fatalf("exit %d stderr %q execs %q", r.code, r.stderr, r.execs)
 			}
@@ -166,7 +173,7 @@ func TestRunPassesAnswerThrough(t *testing.T) {
 				t.Fatalf("%d requests", len(reqs))
 			}
 			got := reqs[0]
-			if got.method != http.MethodPost || got.path != "/v1/hooks/"+host || got.auth != "Bearer "+testToken || got.contentType != "application/json" || string(got.body) != testPayload {
+			if got.method != http.MethodPost || got.path != "/v1/hooks/"+host || got.auth != "Bearer "+testToken || got.contentType != "application/json" || string(got.body) != payload {
 				t.Fatalf("request %s %s auth %q content-type %q body %q", got.method, got.path, got.auth, got.contentType, got.body)
 			}
 		})
@@ -381,6 +388,28 @@ func TestCauseForEnv(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := causeForEnv(errors.New(tt.in)); got != tt.want {
 				t.Fatalf("got %.80q, want %.80q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunHandsContentEventsToCavra checks that a tool's output or a prompt goes to the full
+// binary's local secret check (a child given the payload), never to the server.
+func TestRunHandsContentEventsToCavra(t *testing.T) {
+	for _, tc := range []struct{ host, event string }{
+		{"claude-code", "PostToolUse"}, {"codex", "UserPromptSubmit"}, {"cursor", "afterShellExecution"}, {"gemini", "AfterTool"},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			cp := newControlPlane(t, answer)
+			env := map[string]string{"CAVRA_SERVER": cp.url, "CAVRA_TOKEN": testToken}
+			payload := strings.Replace(testPayload, `"PreToolUse"`, `"`+tc.event+`"`, 1)
+			r := run(t, fakeInstall(t, true), env, strings.NewReader(payload), tc.host)
+			// The fake cavra exits 99: its exit code became this process's.
+			if r.code != 99 || len(r.execs) != 0 {
+				t.Fatalf("exit %d stderr %q execs %q, want the child's 99", r.code, r.stderr, r.execs)
+			}
+			if n := len(cp.requests()); n != 0 {
+				t.Fatalf("%d requests reached the server", n)
 			}
 		})
 	}
