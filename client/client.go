@@ -47,7 +47,12 @@ type Client struct {
 	timeout time.Duration
 	ua      string
 	maxBody int64
+	headers http.Header
 }
+
+// AgentHomeHeader carries the home directory of the user an agent runs as, so that the server
+// resolves "~" in that agent's commands and paths against it rather than its own.
+const AgentHomeHeader = "X-Cavra-Agent-Home"
 
 // Option configures a Client.
 type Option func(*Client)
@@ -64,6 +69,16 @@ func WithHTTPClient(hc *http.Client) Option {
 
 // WithTimeout bounds each call; zero or less means calls are bounded by their context only.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithHeader adds a header to every request (e.g. AgentHomeHeader).
+func WithHeader(name, value string) Option {
+	return func(c *Client) {
+		if c.headers == nil {
+			c.headers = http.Header{}
+		}
+		c.headers.Set(name, value)
+	}
+}
 
 // WithUserAgent sets the User-Agent header.
 func WithUserAgent(ua string) Option { return func(c *Client) { c.ua = ua } }
@@ -324,6 +339,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	req.Header.Set("User-Agent", c.ua)
+	for name, values := range c.headers {
+		req.Header[name] = values
+	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
 	}

@@ -167,7 +167,11 @@ func (f *Failure) Unwrap() error { return f.Cause }
 // Ask forwards the raw payload of host's hook to the control plane and returns the host's
 // answer, trimmed, to print as one line. Any error is a *Failure.
 func Ask(ctx context.Context, cfg Config, host string, payload []byte) ([]byte, error) {
-	c, err := client.New(cfg.Server, cfg.Token, client.WithTimeout(cfg.Timeout), client.WithUserAgent("cavra-hook/"+host))
+	opts := []client.Option{client.WithTimeout(cfg.Timeout), client.WithUserAgent("cavra-hook/" + host)}
+	if home, err := os.UserHomeDir(); err == nil {
+		opts = append(opts, client.WithHeader(client.AgentHomeHeader, home))
+	}
+	c, err := client.New(cfg.Server, cfg.Token, opts...)
 	if err != nil {
 		return nil, &Failure{Cause: fmt.Errorf("CAVRA_SERVER: %w", err)}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path"
 	"reflect"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -126,8 +127,9 @@ func unsupportedEvent(host, event string) error {
 }
 
 type hookInput struct {
-	Host    string `path:"host" enum:"claude-code,codex,cursor,gemini" doc:"The agent host whose hook protocol the body and answer speak."`
-	RawBody []byte `contentType:"application/json"`
+	Host      string `path:"host" enum:"claude-code,codex,cursor,gemini" doc:"The agent host whose hook protocol the body and answer speak."`
+	AgentHome string `header:"X-Cavra-Agent-Home" maxLength:"4096" doc:"The home directory of the user the agent runs as: \"~\" in its commands and paths resolves against it (hook payloads do not carry it). Absolute; otherwise ignored."`
+	RawBody   []byte `contentType:"application/json"`
 }
 
 type hookOutput struct {
@@ -172,6 +174,9 @@ func (s *Server) registerHooks() {
 		call, err := ad.parse(in.RawBody)
 		if err != nil {
 			return nil, err
+		}
+		if call.action.Home == "" && path.IsAbs(in.AgentHome) {
+			call.action.Home = path.Clean(in.AgentHome)
 		}
 		ctx = actionContext(ctx, &call.action)
 		d, err := s.cfg.Governor.Decide(ctx, call.action)

@@ -143,3 +143,34 @@ func TestHookAuthUnavailableFailsClosed(t *testing.T) {
 		})
 	}
 }
+
+func TestHookAgentHome(t *testing.T) {
+	payload := readTestdata(t, "../hooks/claudecode/testdata/read-env.json")
+	cases := []struct {
+		name   string
+		header []string
+		want   string
+	}{
+		{name: "absolute home is used", header: []string{"X-Cavra-Agent-Home", "/home/alice/"}, want: "/home/alice"},
+		{name: "relative home is ignored", header: []string{"X-Cavra-Agent-Home", "alice"}, want: ""},
+		{name: "no header", want: ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t)
+			env.gov.decision = cavra.Decision{ID: "d", Outcome: cavra.Allow}
+			rec := env.do(t, "POST", "/v1/hooks/claude-code", agentSecret, payload, tc.header...)
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+			}
+			env.gov.mu.Lock()
+			defer env.gov.mu.Unlock()
+			if n := len(env.gov.decided); n != 1 {
+				t.Fatalf("%d decisions", n)
+			}
+			if got := env.gov.decided[0].action.Home; got != tc.want {
+				t.Fatalf("action home %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
