@@ -191,6 +191,19 @@ func (c *Client) Decide(ctx context.Context, a cavra.Action) (cavra.Decision, er
 	return d, c.call(ctx, http.MethodPost, "/v1/decisions", nil, a, &d)
 }
 
+// Report records a decision the caller made itself, not the control plane's policy (POST
+// /v1/decisions/reported): the MCP gateway's block of a tool whose definition changed or looks
+// poisoned. The server accepts only such blocks and answers the decision as it recorded it,
+// with its own id and time.
+func (c *Client) Report(ctx context.Context, a cavra.Action, d cavra.Decision) (cavra.Decision, error) {
+	body := struct {
+		Action   cavra.Action   `json:"action"`
+		Decision cavra.Decision `json:"decision"`
+	}{a, d}
+	var rec cavra.Decision
+	return rec, c.call(ctx, http.MethodPost, "/v1/decisions/reported", nil, body, &rec)
+}
+
 // Decision returns a recorded decision by id: the decision, and the action and audit index
 // when the server includes them.
 func (c *Client) Decision(ctx context.Context, id string) (cavra.DecisionRecord, error) {

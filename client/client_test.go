@@ -297,6 +297,7 @@ func TestMethods(t *testing.T) {
 	var got seen
 	answers := map[string]string{
 		"POST /v1/decisions":                `{"id":"d1","outcome":"block","rule_id":"r","reason":"no","policy":"baseline","policy_revision":"x","decided_at":"2026-01-02T03:04:05Z"}`,
+		"POST /v1/decisions/reported":       `{"id":"d9","outcome":"block","rule_id":"mcpgw.tool-poisoned","reason":"poisoned","policy":"mcpgw (reported by gw)","policy_revision":"","decided_at":"2026-01-02T03:04:05Z"}`,
 		"GET /v1/decisions/d1":              `{"id":"d1","audit_index":7,"decision":{"id":"d1","outcome":"allow","reason":"","policy":"p","policy_revision":"","decided_at":"2026-01-02T03:04:05Z"}}`,
 		"GET /v1/decisions/d2":              `{"id":"d2","outcome":"warn","reason":"","policy":"p","policy_revision":"","decided_at":"2026-01-02T03:04:05Z"}`,
 		"GET /v1/approvals":                 `[{"id":"a1","state":"pending"}]`,
@@ -332,6 +333,19 @@ func TestMethods(t *testing.T) {
 	}
 	if !strings.Contains(got.body, `"line":"ls"`) {
 		t.Fatalf("Decide sent %s", got.body)
+	}
+	d, err = c.Report(ctx, cavra.Action{Kind: cavra.KindMCPList, MCP: &cavra.MCPCall{Server: "up", Tool: "t"}},
+		cavra.Decision{Outcome: cavra.Block, RuleID: "mcpgw.tool-poisoned", Reason: "poisoned"})
+	if err != nil || d.ID != "d9" || d.Policy != "mcpgw (reported by gw)" {
+		t.Fatalf("Report = %+v, %v", d, err)
+	}
+	var sent struct {
+		Action   cavra.Action   `json:"action"`
+		Decision cavra.Decision `json:"decision"`
+	}
+	if got.method != "POST" || got.path != "/v1/decisions/reported" || json.Unmarshal([]byte(got.body), &sent) != nil ||
+		sent.Action.MCP == nil || sent.Action.MCP.Tool != "t" || sent.Decision.RuleID != "mcpgw.tool-poisoned" {
+		t.Fatalf("Report sent %+v", got)
 	}
 	rec, err := c.Decision(ctx, "d1")
 	if err != nil || rec.AuditIndex != 7 || rec.Decision.Outcome != cavra.Allow {

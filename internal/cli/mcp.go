@@ -124,7 +124,7 @@ func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw
 		return nil, nil, withExit(exitUsage, err)
 	}
 	// In remote mode the local audit log still holds the result records and the gateway's own
-	// decisions (pin blocks): the control plane has no endpoint for them.
+	// decisions (pin blocks), which are also reported to the control plane.
 	ev, err := openEvidence(cmd.Context(), rt, f.logPath)
 	if err != nil {
 		return nil, nil, withExit(exitUsage, fmt.Errorf("open the audit log: %w", err))
@@ -134,7 +134,7 @@ func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw
 		controlPlane string
 	)
 	if isRemote {
-		rg, err := newRemoteMCPGovernor(remote, f.name, ev)
+		rg, err := newRemoteMCPGovernor(remote, f.name, ev, rt.logger)
 		if err != nil {
 			ev.Close()
 			return nil, nil, withExit(exitUsage, err)

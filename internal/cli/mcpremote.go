@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -18,7 +19,9 @@ With --server (or CAVRA_SERVER) and a token, each call is decided and recorded b
 plane (` + "`cavra serve`" + `) instead of the local policy. A call that needs approval is refused with
 the approval request's id; once an approver runs ` + "`cavra approvals approve ID`" + `, the identical
 call retried goes through (once, or within the rule's approval_ttl). When the control plane cannot
-be asked in time, the call is refused. Result records and pin blocks go to the local audit log.`
+be asked in time, the call is refused. Result records and pin blocks go to the local audit log;
+pin blocks (a tool whose definition changed or looks poisoned) are also reported to the control
+plane, which raises an mcp.tool_changed event.`
 
 // mcpRemoteTimeout is how long the gateway waits for the control plane, as a hook does.
 const mcpRemoteTimeout = hooklite.DefaultTimeout
@@ -49,22 +52,26 @@ func resolveMCPRemote(cmd *cobra.Command, rt *runtime, f *remoteFlags) (hooklite
 // remoteMCPGovernor asks the control plane to decide each call. The control plane records the
 // decision, and opens an approval request when one is needed, so that an approver's grant lets
 // the identical retried call through. Record receives only the gateway's own decisions (pin
-// blocks); the control plane has no endpoint for them, so they go to the local audit log, as do
-// the result records.
+// blocks): they go to the local audit log, as do the result records, and are reported to the
+// control plane, so that its evidence and events show a rug pull too.
 type remoteMCPGovernor struct {
 	c      *client.Client
 	server string
 	log    *evidence
+	logger *slog.Logger
 }
 
 var _ mcpgw.SelfRecording = (*remoteMCPGovernor)(nil)
 
-func newRemoteMCPGovernor(cfg hooklite.Config, name string, log *evidence) (*remoteMCPGovernor, error) {
+func newRemoteMCPGovernor(cfg hooklite.Config, name string, log *evidence, logger *slog.Logger) (*remoteMCPGovernor, error) {
 	c, err := client.New(cfg.Server, cfg.Token, client.WithTimeout(cfg.Timeout), client.WithUserAgent("cavra-mcp/"+name))
 	if err != nil {
 		return nil, fmt.Errorf("CAVRA_SERVER: %w", err)
 	}
-	return &remoteMCPGovernor{c: c, server: c.BaseURL(), log: log}, nil
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &remoteMCPGovernor{c: c, server: c.BaseURL(), log: log, logger: logger}, nil
 }
 
 // Decide returns the control plane's decision; any failure to get one is an error, on which
@@ -80,9 +87,21 @@ func (g *remoteMCPGovernor) Decide(ctx context.Context, a cavra.Action) (cavra.A
 	return a, d, nil
 }
 
-// Record appends a decision the gateway made itself to the local audit log.
+// Record appends a decision the gateway made itself to the local audit log and reports it to the
+// control plane. The local record is the evidence the gateway depends on; a report that fails
+// is only a warning, since the block has happened either way and nothing is let through by it.
 func (g *remoteMCPGovernor) Record(ctx context.Context, a cavra.Action, d cavra.Decision) error {
-	return g.log.RecordDecision(ctx, a, d)
+	if err := g.log.RecordDecision(ctx, a, d); err != nil {
+		return err
+	}
+	rec, err := g.c.Report(ctx, a, d)
+	if err != nil {
+		g.logger.Warn("mcp gateway: the control plane did not record the gateway's block; it is in the local audit log only",
+			"control_plane", g.server, "rule", d.RuleID, "decision", d.ID, "err", err)
+		return nil
+	}
+	g.logger.Debug("mcp gateway: block reported to the control plane", "control_plane", g.server, "decision", d.ID, "recorded_as", rec.ID)
+	return nil
 }
 
 // DecideRecords tells the gateway that the control plane records every decision it makes.

@@ -29,6 +29,13 @@ type decideInput struct {
 	RawBody []byte `contentType:"application/json"`
 }
 
+// ReportedDecision is the body of POST /v1/decisions/reported: a decision an adapter made
+// itself, and the action it judged.
+type ReportedDecision struct {
+	Action   cavra.Action   `json:"action"`
+	Decision cavra.Decision `json:"decision"`
+}
+
 type decisionOutput struct {
 	Body cavra.Decision
 }
@@ -89,6 +96,43 @@ func (s *Server) registerDecisions() {
 		return &decisionOutput{Body: d}, nil
 	})
 	s.documentBody(http.MethodPost, "/v1/decisions", reflect.TypeFor[cavra.Action](), "The action to decide.")
+
+	huma.Register(s.api, s.operation(huma.Operation{
+		OperationID: "reportDecision",
+		Method:      http.MethodPost,
+		Path:        "/v1/decisions/reported",
+		Summary:     "Record a decision an adapter made",
+		Description: "Records a block the MCP gateway made itself, without the policy engine: a tool whose definition changed since it was pinned, " +
+			"or looks poisoned. Only outcome block, kind mcp.list or mcp.call, and a rule id beginning \"mcpgw.\" are accepted, so a report " +
+			"can never let anything through. The decision gets the server's id and time; the principal is always the token's name. " +
+			"It is announced as decision.made, and a tool-definition block (rule \"mcpgw.tool-...\") also as mcp.tool_changed. " +
+			"Unknown members are rejected.",
+		Tags:             []string{"decisions"},
+		Errors:           []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		SkipValidateBody: true, // decodeStrict validates
+	}, cavra.RoleAgent, cavra.RoleAdmin), func(ctx context.Context, in *decideInput) (*decisionOutput, error) {
+		var body ReportedDecision
+		if err := decodeStrict(in.RawBody, &body); err != nil {
+			return nil, err
+		}
+		a, d := body.Action, body.Decision
+		if !a.Kind.Valid() {
+			return nil, invalid("body.action.kind", `kind is required and must be "domain.verb" in lower case, e.g. "mcp.list"`)
+		}
+		if d.Outcome != cavra.Block {
+			return nil, invalid("body.decision.outcome", "only a block can be reported")
+		}
+		if a.Source.Host == "" {
+			a.Source.Host = HostAPI
+		}
+		ctx = actionContext(ctx, &a)
+		rec, err := s.cfg.Governor.Report(ctx, a, d)
+		if err != nil {
+			return nil, s.problem(ctx, "report decision", err)
+		}
+		return &decisionOutput{Body: rec}, nil
+	})
+	s.documentBody(http.MethodPost, "/v1/decisions/reported", reflect.TypeFor[ReportedDecision](), "The decision the adapter made and the action it judged.")
 
 	readers := []cavra.Role{cavra.RoleAdmin, cavra.RoleAuditor, cavra.RoleApprover}
 	huma.Register(s.api, s.operation(huma.Operation{

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ type fakeGovernor struct {
 	decision cavra.Decision
 	err      error
 	decided  []decided
+	reported []decided
 	answers  []string // "approve:id:reason:principal", ...
 }
 
@@ -76,6 +78,22 @@ func (g *fakeGovernor) Decide(ctx context.Context, a cavra.Action) (cavra.Decisi
 	p, _ := cavra.PrincipalFrom(ctx)
 	g.decided = append(g.decided, decided{action: a, tenant: cavra.TenantFrom(ctx), workspace: cavra.WorkspaceFrom(ctx), principal: p})
 	return g.decision, nil
+}
+
+// Report keeps the real governor's contract: only a gateway's block is recorded.
+func (g *fakeGovernor) Report(ctx context.Context, a cavra.Action, d cavra.Decision) (cavra.Decision, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.err != nil {
+		return cavra.Decision{}, g.err
+	}
+	if d.Outcome != cavra.Block || !strings.HasPrefix(d.RuleID, "mcpgw.") || (a.Kind != cavra.KindMCPList && a.Kind != cavra.KindMCPCall) {
+		return cavra.Decision{}, cavra.Errorf(cavra.ErrInvalid, "report decision: only a gateway's block of an MCP tool can be reported")
+	}
+	p, _ := cavra.PrincipalFrom(ctx)
+	g.reported = append(g.reported, decided{action: a, tenant: cavra.TenantFrom(ctx), workspace: cavra.WorkspaceFrom(ctx), principal: p})
+	d.ID, d.Policy, d.DecidedAt = "d-reported", "mcpgw (reported by "+p.ID+")", testNow
+	return d, nil
 }
 
 func (g *fakeGovernor) answer(ctx context.Context, verb, id, text string) (cavra.Approval, error) {
@@ -113,7 +131,7 @@ func (g *fakeGovernor) BreakGlass(ctx context.Context, id, justification string,
 func (g *fakeGovernor) changes() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return len(g.decided) + len(g.answers)
+	return len(g.decided) + len(g.reported) + len(g.answers)
 }
 
 // fakeReader serves a few fixed records of tenant t1.

@@ -38,7 +38,7 @@ func TestOpenAPIGolden(t *testing.T) {
 	}
 	routes := []string{
 		"GET /healthz", "GET /readyz", "GET /openapi.json", "GET /metrics",
-		"POST /v1/decisions", "GET /v1/decisions", "GET /v1/decisions/{id}",
+		"POST /v1/decisions", "POST /v1/decisions/reported", "GET /v1/decisions", "GET /v1/decisions/{id}",
 		"POST /v1/hooks/{host}",
 		"GET /v1/approvals", "GET /v1/approvals/{id}", "POST /v1/approvals/{id}/approve",
 		"POST /v1/approvals/{id}/deny", "POST /v1/approvals/{id}/break-glass",

@@ -62,10 +62,13 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, secret string) (cavra.Token, error)
 }
 
-// Governor decides actions (normalise, decide, record evidence, handle approvals) and answers
-// approval requests for the principal in ctx.
+// Governor decides actions (normalise, decide, record evidence, handle approvals), records
+// the blocks an adapter made itself, and answers approval requests for the principal in ctx.
 type Governor interface {
 	Decide(ctx context.Context, a cavra.Action) (cavra.Decision, error)
+	// Report records a decision an adapter made itself; only a block of one of its own rules
+	// is accepted (anything else is cavra.ErrInvalid).
+	Report(ctx context.Context, a cavra.Action, d cavra.Decision) (cavra.Decision, error)
 	cavra.Approver
 }
 

@@ -27,6 +27,8 @@ func TestRoutes(t *testing.T) {
 	big := []byte(`{"kind":"file.write","attributes":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`)
 	hugeHook := []byte(`{"hook_event_name":"PreToolUse","tool_name":"Write","cwd":"/r","tool_input":{"file_path":"/r/a","content":"` + strings.Repeat("x", 32<<20) + `"}}`)
 	action := `{"kind":"command.exec","command":{"line":"ls -la"},"cwd":"/repo"}`
+	reported := `{"action":{"kind":"mcp.list","mcp":{"server":"up","tool":"deploy","method":"tools/list"}},` +
+		`"decision":{"outcome":"block","rule_id":"mcpgw.tool-definition-changed","severity":"high","reason":"the definition changed","policy":"mcpgw"}}`
 
 	tests := []struct {
 		name   string
@@ -69,6 +71,24 @@ func TestRoutes(t *testing.T) {
 		{name: "decide no kind", method: "POST", path: "/v1/decisions", secret: agentSecret, body: `{"cwd":"/repo"}`, status: 422},
 		{name: "decide bad kind", method: "POST", path: "/v1/decisions", secret: agentSecret, body: `{"kind":"Command"}`, status: 422},
 		{name: "decide oversized", method: "POST", path: "/v1/decisions", secret: agentSecret, raw: big, status: 413},
+
+		// report a gateway-made decision
+		{name: "report agent", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: reported, status: 200, change: true},
+		{name: "report admin", method: "POST", path: "/v1/decisions/reported", secret: adminSecret, body: reported, status: 200, change: true},
+		{name: "report no token", method: "POST", path: "/v1/decisions/reported", body: reported, status: 401},
+		{name: "report auditor", method: "POST", path: "/v1/decisions/reported", secret: auditorSecret, body: reported, status: 403},
+		{name: "report approver", method: "POST", path: "/v1/decisions/reported", secret: approverSecret, body: reported, status: 403},
+		{name: "report malformed", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: `{"action":`, status: 400},
+		{name: "report empty body", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: ``, status: 400},
+		{name: "report unknown field", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: `{"action":{"kind":"mcp.list"},"decision":{"outcome":"block"},"bogus":1}`, status: 422},
+		{name: "report unknown nested field", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: `{"action":{"kind":"mcp.list","mcp":{"server":"up","tool":"t","evil":1}},"decision":{"outcome":"block"}}`, status: 422},
+		{name: "report allow outcome", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: strings.Replace(reported, `"block"`, `"allow"`, 1), status: 422},
+		{name: "report require approval", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: strings.Replace(reported, `"block"`, `"require_approval"`, 1), status: 422},
+		{name: "report policy rule", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: strings.Replace(reported, `mcpgw.tool-definition-changed`, `deploy.prod`, 1), status: 422},
+		{name: "report command", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: strings.Replace(reported, `"mcp.list"`, `"command.exec"`, 1), status: 422},
+		{name: "report no kind", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, body: `{"decision":{"outcome":"block","rule_id":"mcpgw.tool-poisoned"}}`, status: 422},
+		{name: "report oversized", method: "POST", path: "/v1/decisions/reported", secret: agentSecret, raw: big, status: 413},
+		{name: "report wrong method", method: "PUT", path: "/v1/decisions/reported", secret: agentSecret, body: reported, status: 405},
 
 		// decision reads
 		{name: "list decisions auditor", method: "GET", path: "/v1/decisions?workspace=w&outcome=block&since=2026-01-01T00:00:00Z&until=2026-12-01T00:00:00Z&limit=10", secret: auditorSecret, status: 200},
@@ -486,5 +506,29 @@ func TestNewValidates(t *testing.T) {
 	c.Registry = env.reg
 	if _, err := New(c); err == nil {
 		t.Errorf("New registered its metrics twice on one registry without an error")
+	}
+}
+
+func TestReportIdentity(t *testing.T) {
+	env := newTestEnv(t)
+	body := `{"action":{"kind":"mcp.list","principal":"carol","tenant":"t9","mcp":{"server":"up","tool":"deploy"}},` +
+		`"decision":{"outcome":"block","rule_id":"mcpgw.tool-poisoned","reason":"looks poisoned","policy":"mcpgw"}}`
+	rec := env.do(t, "POST", "/v1/decisions/reported", agentSecret, []byte(body))
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	var d cavra.Decision
+	if err := json.Unmarshal(rec.Body.Bytes(), &d); err != nil || d.ID != "d-reported" || d.Outcome != cavra.Block || d.Policy != "mcpgw (reported by agent-1)" {
+		t.Fatalf("decision = %+v, err %v", d, err)
+	}
+	if len(env.gov.reported) != 1 || len(env.gov.decided) != 0 {
+		t.Fatalf("reported %d, decided %d; want one report and no policy decision", len(env.gov.reported), len(env.gov.decided))
+	}
+	got := env.gov.reported[0]
+	if got.action.Tenant != "t1" || got.tenant != "t1" || got.principal.ID != "agent-1" || got.action.Principal != "agent-1" {
+		t.Errorf("tenant %q (ctx %q), principal %q (ctx %q): want the token's t1 and agent-1", got.action.Tenant, got.tenant, got.action.Principal, got.principal.ID)
+	}
+	if got.action.Workspace != "default" || got.workspace != "default" || got.action.Source.Host != HostAPI {
+		t.Errorf("workspace %q (ctx %q), host %q", got.action.Workspace, got.workspace, got.action.Source.Host)
 	}
 }
