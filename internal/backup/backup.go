@@ -30,7 +30,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -63,8 +62,22 @@ const (
 // maxManifestSize bounds the manifest read into memory.
 const maxManifestSize = 1 << 20
 
-// keyFileName is what a file directly inside keys/ may be called.
-var keyFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// isKeyFileName reports what a file directly inside keys/ may be called: an ASCII letter or
+// digit, then up to 127 letters, digits, dots, underscores and hyphens. (A function, not a
+// regexp: package initialisers run in every hook process.)
+func isKeyFileName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Manifest describes an archive.
 type Manifest struct {
@@ -326,7 +339,7 @@ func readKeys(dir string) ([]memFile, error) {
 		if !e.Type().IsRegular() {
 			return nil, cavra.Errorf(cavra.ErrInvalid, "keyring %s holds %s, which is not a regular file", dir, name)
 		}
-		if !keyFileName.MatchString(name) {
+		if !isKeyFileName(name) {
 			return nil, cavra.Errorf(cavra.ErrInvalid, "keyring %s holds a file with an unexpected name %q", dir, name)
 		}
 		info, err := e.Info()

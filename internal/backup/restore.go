@@ -254,7 +254,7 @@ func checkEntryName(name string) error {
 		return cavra.Errorf(cavra.ErrInvalid, "archive entry %q leaves the data home", name)
 	case name == DBName || name == ConfigName || name == ManifestName:
 		return nil
-	case strings.HasPrefix(name, KeysPrefix) && keyFileName.MatchString(strings.TrimPrefix(name, KeysPrefix)):
+	case strings.HasPrefix(name, KeysPrefix) && isKeyFileName(strings.TrimPrefix(name, KeysPrefix)):
 		return nil
 	}
 	return cavra.Errorf(cavra.ErrInvalid, "archive entry %q is not a file a cavra backup holds", name)

@@ -21,7 +21,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,7 +184,20 @@ func (s *DB) startCheckpoints(interval time.Duration) {
 	s.stopCheckpoints = func() { cancel(); <-done }
 }
 
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+// isSchemaName reports whether s is a plain lower-case identifier: [a-z_][a-z0-9_]{0,62}. (A
+// function, not a regexp: package initialisers run in every hook process.)
+func isSchemaName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c == '_' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // OpenPostgres connects to the PostgreSQL server at dsn.
 func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
@@ -194,7 +206,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, cavra.Errorf(cavra.ErrInvalid, "open postgres: parse dsn: %w", err)
 	}
 	if opts.Schema != "" {
-		if !schemaName.MatchString(opts.Schema) {
+		if !isSchemaName(opts.Schema) {
 			return nil, cavra.Errorf(cavra.ErrInvalid, "open postgres: schema %q is not a plain lower-case identifier", opts.Schema)
 		}
 		cfg.RuntimeParams["search_path"] = opts.Schema
