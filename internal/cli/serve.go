@@ -241,6 +241,7 @@ func runServe(cmd *cobra.Command, rt *runtime, o serveOptions) error {
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)
+		replayEvents(sweepCtx, st, svc, logger)
 		sweepApprovals(sweepCtx, st, svc, o.sweepInterval, logger)
 	}()
 
@@ -329,6 +330,33 @@ func ensureAdminToken(ctx context.Context, st cavra.TokenStore, path string, log
 	return true, nil
 }
 
+// replayEvents announces again the events of the last duplicate window (see govern.Replay):
+// what a previous process recorded but had not published when it stopped is delivered, and the
+// bus drops what it already holds.
+func replayEvents(ctx context.Context, st cavra.TokenStore, svc *govern.Service, logger *slog.Logger) {
+	since := time.Now().Add(-bus.DefaultDuplicateWindow)
+	for _, tenant := range serverTenants(ctx, st, logger) {
+		n, err := svc.Replay(cavra.WithTenant(ctx, tenant), since)
+		if err != nil {
+			logger.Warn("replaying recent events", "tenant", tenant, "err", err)
+			continue
+		}
+		logger.Info("replayed recent events; the bus drops those it already holds", "tenant", tenant, "events", n, "since", since)
+	}
+}
+
+// serverTenants are the tenants that hold a token, and the default one.
+func serverTenants(ctx context.Context, st cavra.TokenStore, logger *slog.Logger) []string {
+	tenants, err := st.TokenTenants(ctx)
+	if err != nil {
+		logger.Warn("list tenants", "err", err)
+	}
+	if !contains(tenants, cavra.DefaultTenant) {
+		tenants = append(tenants, cavra.DefaultTenant)
+	}
+	return tenants
+}
+
 // sweepApprovals closes approvals whose time ran out, for every tenant that holds a token (and
 // the default one), so that approval.expired is announced even when nobody retries.
 func sweepApprovals(ctx context.Context, st cavra.TokenStore, svc *govern.Service, every time.Duration, logger *slog.Logger) {
@@ -343,15 +371,7 @@ func sweepApprovals(ctx context.Context, st cavra.TokenStore, svc *govern.Servic
 			return
 		case <-t.C:
 		}
-		tenants, err := st.TokenTenants(ctx)
-		if err != nil {
-			logger.Warn("approval expiry sweep: list tenants", "err", err)
-			continue
-		}
-		if !contains(tenants, cavra.DefaultTenant) {
-			tenants = append(tenants, cavra.DefaultTenant)
-		}
-		for _, tenant := range tenants {
+		for _, tenant := range serverTenants(ctx, st, logger) {
 			if n, err := svc.ExpireDue(cavra.WithTenant(ctx, tenant)); err != nil && ctx.Err() == nil {
 				logger.Warn("approval expiry sweep", "tenant", tenant, "err", err)
 			} else if n > 0 {

@@ -307,9 +307,21 @@ func (s *Service) decided(ctx context.Context, a cavra.Action, d cavra.Decision,
 	if s.metrics.OnDecision != nil {
 		s.metrics.OnDecision(d.Outcome)
 	}
+	s.emitDecision(ctx, a, d, index)
+}
+
+// emitDecision announces a recorded decision: decision.made, and mcp.tool_changed for a
+// reported block of a tool definition.
+func (s *Service) emitDecision(ctx context.Context, a cavra.Action, d cavra.Decision, index uint64) {
 	s.emit(ctx, "decision/"+d.ID, cavra.EventDecisionMade, decisionEvent{DecisionID: d.ID, Outcome: d.Outcome,
 		RuleID: d.RuleID, Severity: d.Severity, Kind: a.Kind, Host: a.Source.Host, Principal: a.Principal,
 		Fingerprint: d.Fingerprint, ApprovalID: d.ApprovalID, AuditIndex: index})
+	if strings.HasPrefix(d.RuleID, ToolDefinitionRulePrefix) && d.Outcome == cavra.Block && a.MCP != nil &&
+		strings.HasPrefix(d.Policy, reportedPolicyPrefix) {
+		s.emit(ctx, "tool_changed/"+d.ID, cavra.EventToolDefinitionDiff, toolChangedEvent{
+			Server: a.MCP.Server, Tool: a.MCP.Tool, Kind: a.Kind, RuleID: d.RuleID,
+			Reason: d.Reason, DecisionID: d.ID, Principal: a.Principal})
+	}
 }
 
 // change is an approval state change to record and announce.
@@ -317,7 +329,16 @@ type change struct {
 	name     string
 	by       string
 	approval cavra.Approval
-	event    cavra.EventType
+}
+
+// approvalEventTypes maps the approval changes that are announced to their event; votes and
+// the use of a grant are evidence only.
+var approvalEventTypes = map[string]cavra.EventType{
+	"requested":   cavra.EventApprovalRequested,
+	"granted":     cavra.EventApprovalGranted,
+	"break_glass": cavra.EventApprovalGranted,
+	"denied":      cavra.EventApprovalDenied,
+	"expired":     cavra.EventApprovalExpired,
 }
 
 // decideGated handles a require_approval decision in one transaction: find an approval of
@@ -389,7 +410,7 @@ func (s *Service) decideGated(ctx context.Context, a cavra.Action, d cavra.Decis
 			}
 			final.ApprovalID = ap.ID
 			final.Remediation = pendingRemediation(ap)
-			changes = append(changes, change{name: "requested", by: ap.Requester, approval: ap, event: cavra.EventApprovalRequested})
+			changes = append(changes, change{name: "requested", by: ap.Requester, approval: ap})
 		}
 		recs := []audit.TxRecord{{Action: &a, Decision: &final}}
 		for _, c := range changes {
@@ -433,7 +454,7 @@ func pendingRemediation(ap cavra.Approval) string {
 
 func (s *Service) expire(ap *cavra.Approval, now time.Time) change {
 	ap.State, ap.DecidedAt, ap.UpdatedAt = cavra.ApprovalExpired, now, now
-	return change{name: "expired", approval: *ap, event: cavra.EventApprovalExpired}
+	return change{name: "expired", approval: *ap}
 }
 
 func (s *Service) announce(ctx context.Context, changes []change, entries []cavra.AuditEntry) {
@@ -441,17 +462,26 @@ func (s *Service) announce(ctx context.Context, changes []change, entries []cavr
 		if s.metrics.OnApprovalChange != nil {
 			s.metrics.OnApprovalChange(c.name)
 		}
-		if c.event == "" {
-			continue
-		}
-		id := c.approval.ID + "/" + c.name
+		entryID := c.approval.ID + "/" + c.name
 		if i < len(entries) {
-			id = "approval/" + entries[i].ID
+			entryID = entries[i].ID
 		}
-		s.emit(ctx, id, c.event, approvalEvent{Change: c.name, By: c.by, Approval: c.approval})
-		if c.name == "break_glass" {
-			s.emit(ctx, id+"/alert", cavra.EventBreakGlassUsed, approvalEvent{Change: c.name, By: c.by, Approval: c.approval})
-		}
+		s.emitApproval(ctx, entryID, cavra.ApprovalEvidence{Change: c.name, By: c.by, Approval: c.approval})
+	}
+}
+
+// emitApproval announces an approval change recorded as the audit entry entryID; the event ids
+// derive from the entry, so a replay of the entry yields the same ids.
+func (s *Service) emitApproval(ctx context.Context, entryID string, ev cavra.ApprovalEvidence) {
+	typ, ok := approvalEventTypes[ev.Change]
+	if !ok {
+		return
+	}
+	id := "approval/" + entryID
+	data := approvalEvent{Change: ev.Change, By: ev.By, Approval: ev.Approval}
+	s.emit(ctx, id, typ, data)
+	if ev.Change == "break_glass" {
+		s.emit(ctx, id+"/alert", cavra.EventBreakGlassUsed, data)
 	}
 }
 
@@ -484,7 +514,7 @@ func (s *Service) Approve(ctx context.Context, id, reason string) (cavra.Approva
 		} else {
 			ap.ExpiresAt = now.Add(s.cfg.GrantTTL)
 		}
-		return change{name: "granted", by: who, approval: *ap, event: cavra.EventApprovalGranted}, nil
+		return change{name: "granted", by: who, approval: *ap}, nil
 	})
 }
 
@@ -499,7 +529,7 @@ func (s *Service) Deny(ctx context.Context, id, reason string) (cavra.Approval, 
 		}
 		ap.Votes = append(ap.Votes, cavra.Vote{Principal: who, Granted: false, Reason: reason, At: now})
 		ap.State, ap.DecidedAt, ap.UpdatedAt = cavra.ApprovalDenied, now, now
-		return change{name: "denied", by: who, approval: *ap, event: cavra.EventApprovalDenied}, nil
+		return change{name: "denied", by: who, approval: *ap}, nil
 	})
 }
 
@@ -523,7 +553,7 @@ func (s *Service) BreakGlass(ctx context.Context, id, justification string, ttl 
 		ap.State, ap.DecidedAt, ap.UpdatedAt = cavra.ApprovalGranted, now, now
 		ap.BreakGlass, ap.Justification = true, justification
 		ap.TTL, ap.ExpiresAt = cavra.Duration(ttl), now.Add(ttl)
-		return change{name: "break_glass", by: who, approval: *ap, event: cavra.EventApprovalGranted}, nil
+		return change{name: "break_glass", by: who, approval: *ap}, nil
 	})
 }
 

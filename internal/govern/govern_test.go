@@ -526,3 +526,66 @@ func TestEmitAfterCloseIsDropped(t *testing.T) {
 	wantOutcome(t, f.decide(t, command("alice", "go test ./...")), cavra.Allow)
 	f.svc.Close() // idempotent
 }
+
+// TestReplayRepeatsTheSameEvents restarts the service over the same audit log and replays: the
+// replayed events are the ones first announced, with the same ids, so the bus can drop those it
+// already holds and deliver the ones a dead process never published.
+func TestReplayRepeatsTheSameEvents(t *testing.T) {
+	f := newFixture(t)
+	start := f.clock.Now()
+	deploy := command("alice", "kubectl apply -f a.yaml --context prod")
+	d := f.decide(t, deploy)
+	if _, err := f.svc.Approve(as("bob"), d.ApprovalID, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	f.decide(t, deploy)
+	gated := f.decide(t, command("alice", "kubectl delete ns x --context prod"))
+	if _, err := f.svc.BreakGlass(as("alice"), gated.ApprovalID, "prod is down, fixing it now", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	f.decide(t, command("alice", "mkfs /dev/sda"))
+	rugPull := cavra.Action{Kind: cavra.KindMCPList, MCP: &cavra.MCPCall{Server: "up", Tool: "deploy", Method: "tools/list"}}
+	if _, err := f.svc.Report(as("gateway"), rugPull, cavra.Decision{Outcome: cavra.Block, RuleID: "mcpgw.tool-definition-changed", Reason: "the definition changed"}); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.Close()
+	first := map[string]cavra.EventType{}
+	for _, e := range f.events.events {
+		first[e.ID] = e.Type
+	}
+
+	again := &recorder{}
+	svc, err := New(Config{Engine: f.svc.cfg.Engine, Log: f.log, Publisher: again, Clock: f.clock.Now}, Metrics{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := svc.Replay(context.Background(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Close()
+	replayed := map[string]cavra.EventType{}
+	for _, e := range again.events {
+		replayed[e.ID] = e.Type
+	}
+	if len(replayed) != len(first) || n == 0 {
+		t.Fatalf("replayed %d events (%d queued), first announced %d:\n%v\n%v", len(replayed), n, len(first), replayed, first)
+	}
+	if !contains(f.events.types(), cavra.EventToolDefinitionDiff) || !contains(f.events.types(), cavra.EventBreakGlassUsed) {
+		t.Fatalf("the scenario should announce mcp.tool_changed and break_glass.used: %v", f.events.types())
+	}
+	for id, typ := range first {
+		if replayed[id] != typ {
+			t.Fatalf("event %s (%s) was not replayed as it was first announced (got %q)", id, typ, replayed[id])
+		}
+	}
+
+	// Nothing recorded after since: nothing replayed.
+	later := &recorder{}
+	svc2, _ := New(Config{Engine: f.svc.cfg.Engine, Log: f.log, Publisher: later, Clock: f.clock.Now}, Metrics{})
+	f.clock.Advance(time.Hour)
+	if n, err := svc2.Replay(context.Background(), f.clock.Now()); err != nil || n != 0 {
+		t.Fatalf("replay after the last entry: %d, %v", n, err)
+	}
+	svc2.Close()
+}

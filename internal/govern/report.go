@@ -14,6 +14,9 @@ import (
 const (
 	ReportedRulePrefix       = "mcpgw."
 	ToolDefinitionRulePrefix = "mcpgw.tool-"
+	// reportedPolicyPrefix starts the Policy of a reported decision, which tells it from one
+	// the engine made.
+	reportedPolicyPrefix = "mcpgw (reported by "
 )
 
 // toolChangedEvent is the data of mcp.tool_changed: which tool of which server the gateway
@@ -61,7 +64,7 @@ func (s *Service) Report(ctx context.Context, a cavra.Action, d cavra.Decision) 
 		Reason:      d.Reason,
 		Remediation: d.Remediation,
 		Compliance:  d.Compliance,
-		Policy:      "mcpgw (reported by " + p.ID + ")",
+		Policy:      reportedPolicyPrefix + p.ID + ")",
 		Matches:     d.Matches,
 		Fingerprint: normalized.Fingerprint(),
 		DecidedAt:   s.cfg.Clock().UTC(),
@@ -70,12 +73,7 @@ func (s *Service) Report(ctx context.Context, a cavra.Action, d cavra.Decision) 
 	if err != nil {
 		return cavra.Decision{}, fmt.Errorf("record reported decision: %w", err)
 	}
-	s.decided(ctx, normalized, rec, entry.Index)
-	if strings.HasPrefix(rec.RuleID, ToolDefinitionRulePrefix) {
-		s.emit(ctx, "tool_changed/"+rec.ID, cavra.EventToolDefinitionDiff, toolChangedEvent{
-			Server: normalized.MCP.Server, Tool: normalized.MCP.Tool, Kind: normalized.Kind, RuleID: rec.RuleID,
-			Reason: rec.Reason, DecisionID: rec.ID, Principal: p.ID})
-	}
+	s.decided(ctx, normalized, rec, entry.Index) // decision.made, and mcp.tool_changed for a tool-definition block
 	return rec, nil
 }
 
