@@ -36,17 +36,25 @@ type remoteFlags struct {
 }
 
 func addRemoteFlags(cmd *cobra.Command, f *remoteFlags) {
+	addServerFlags(cmd, f, "ask the CAVRA control plane at this URL instead of deciding locally (env CAVRA_SERVER)",
+		"how long to wait for --server before failing (env CAVRA_TIMEOUT)")
+	cmd.Flags().BoolVar(&f.failOpen, "fail-open", false, "when --server gives no answer, let the host's own flow proceed and record that locally, instead of blocking (env CAVRA_FAIL_OPEN=1)")
+}
+
+// addServerFlags adds --server, --token, --token-file and --timeout, shared by the hooks and the
+// MCP gateway; serverHelp and timeoutHelp say what the command does with them.
+func addServerFlags(cmd *cobra.Command, f *remoteFlags, serverHelp, timeoutHelp string) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "ask the CAVRA control plane at this URL instead of deciding locally (env CAVRA_SERVER)")
+	fl.StringVar(&f.server, "server", "", serverHelp)
 	// No default from the environment: help output would print the secret.
 	fl.StringVar(&f.token, "token", "", "API token for --server (env CAVRA_TOKEN; prefer the environment or --token-file: arguments are visible to other users)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the API token for --server (env CAVRA_TOKEN_FILE)")
-	fl.DurationVar(&f.timeout, "timeout", hooklite.DefaultTimeout, "how long to wait for --server before failing (env CAVRA_TIMEOUT)")
-	fl.BoolVar(&f.failOpen, "fail-open", false, "when --server gives no answer, let the host's own flow proceed and record that locally, instead of blocking (env CAVRA_FAIL_OPEN=1)")
+	fl.DurationVar(&f.timeout, "timeout", hooklite.DefaultTimeout, timeoutHelp)
 }
 
 // resolveRemote returns the remote-mode settings, or ok false when no server is set (local
-// mode). A server without a usable token, or a bad timeout, is an error: the hook must block.
+// mode). A server without a usable token, or a bad timeout, is an error: the hook (or the MCP
+// gateway, which has no --fail-open flag but sees CAVRA_FAIL_OPEN) must refuse.
 func resolveRemote(cmd *cobra.Command, rt *runtime, f *remoteFlags) (hooklite.Config, bool, error) {
 	return hooklite.Resolve(hooklite.Flags{
 		Server:      f.server,

@@ -104,7 +104,7 @@ func newGateway(cmd *cobra.Command, rt *runtime, f mcpFlags, cwd string) (*mcpgw
 		// Instruction-like text has no exact extent to cut out; flag it instead.
 		onInjection = mcpgw.Flag
 	}
-	remote, isRemote, err := resolveMCPRemote(cmd, rt, &f.remote)
+	remote, isRemote, err := resolveRemote(cmd, rt, &f.remote)
 	if err != nil {
 		return nil, nil, withExit(exitUsage, err)
 	}

@@ -23,30 +23,11 @@ be asked in time, the call is refused. Result records and pin blocks go to the l
 pin blocks (a tool whose definition changed or looks poisoned) are also reported to the control
 plane, which raises an mcp.tool_changed event.`
 
-// mcpRemoteTimeout is how long the gateway waits for the control plane, as a hook does.
-const mcpRemoteTimeout = hooklite.DefaultTimeout
-
 // addMCPRemoteFlags adds the remote-mode flags of the hooks, without --fail-open: an MCP client
 // has no permission flow of its own to fall back on, so the gateway always fails closed.
 func addMCPRemoteFlags(cmd *cobra.Command, f *remoteFlags) {
-	fl := cmd.Flags()
-	fl.StringVar(&f.server, "server", "", "ask the CAVRA control plane at this URL to decide each call instead of the local policy (env CAVRA_SERVER)")
-	// No default from the environment: help output would print the secret.
-	fl.StringVar(&f.token, "token", "", "API token for --server (env CAVRA_TOKEN; prefer the environment or --token-file: arguments are visible to other users)")
-	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the API token for --server (env CAVRA_TOKEN_FILE)")
-	fl.DurationVar(&f.timeout, "timeout", mcpRemoteTimeout, "how long to wait for --server before refusing the call (env CAVRA_TIMEOUT)")
-}
-
-// resolveMCPRemote resolves remote mode as the hooks do (flags, then CAVRA_SERVER, CAVRA_TOKEN,
-// CAVRA_TOKEN_FILE, CAVRA_TIMEOUT), or ok false for local mode.
-func resolveMCPRemote(cmd *cobra.Command, rt *runtime, f *remoteFlags) (hooklite.Config, bool, error) {
-	return hooklite.Resolve(hooklite.Flags{
-		Server:     f.server,
-		Token:      f.token,
-		TokenFile:  f.tokenFile,
-		Timeout:    f.timeout,
-		TimeoutSet: cmd.Flags().Changed("timeout"),
-	}, rt.getenv)
+	addServerFlags(cmd, f, "ask the CAVRA control plane at this URL to decide each call instead of the local policy (env CAVRA_SERVER)",
+		"how long to wait for --server before refusing the call (env CAVRA_TIMEOUT)")
 }
 
 // remoteMCPGovernor asks the control plane to decide each call. The control plane records the
