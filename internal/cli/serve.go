@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -351,7 +352,7 @@ func serverTenants(ctx context.Context, st cavra.TokenStore, logger *slog.Logger
 	if err != nil {
 		logger.Warn("list tenants", "err", err)
 	}
-	if !contains(tenants, cavra.DefaultTenant) {
+	if !slices.Contains(tenants, cavra.DefaultTenant) {
 		tenants = append(tenants, cavra.DefaultTenant)
 	}
 	return tenants
@@ -379,15 +380,6 @@ func sweepApprovals(ctx context.Context, st cavra.TokenStore, svc *govern.Servic
 			}
 		}
 	}
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // serverAudit gives the API the audit log's reads and bundle export, with the keyring for

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -279,7 +280,7 @@ func TestExpireDue(t *testing.T) {
 		t.Fatalf("state = %s", ap.State)
 	}
 	f.svc.Close()
-	if !contains(f.events.types(), cavra.EventApprovalExpired) {
+	if !slices.Contains(f.events.types(), cavra.EventApprovalExpired) {
 		t.Fatalf("events %v lack approval.expired", f.events.types())
 	}
 }
@@ -364,7 +365,7 @@ func TestBreakGlass(t *testing.T) {
 	f.clock.Advance(31 * time.Minute)
 	wantOutcome(t, f.decide(t, deploy), cavra.RequireApproval)
 	f.svc.Close()
-	if !contains(f.events.types(), cavra.EventBreakGlassUsed) {
+	if !slices.Contains(f.events.types(), cavra.EventBreakGlassUsed) {
 		t.Fatalf("events %v lack break_glass.used", f.events.types())
 	}
 	// The self-grant is flagged in the evidence.
@@ -437,7 +438,7 @@ func TestEveryChangeIsEvidence(t *testing.T) {
 	}
 	types := f.events.types()
 	for _, want := range []cavra.EventType{cavra.EventDecisionMade, cavra.EventApprovalRequested, cavra.EventApprovalGranted} {
-		if !contains(types, want) {
+		if !slices.Contains(types, want) {
 			t.Fatalf("events %v lack %s", types, want)
 		}
 	}
@@ -496,15 +497,6 @@ func (f *fixture) verifyLog(t *testing.T) {
 	if _, err := f.log.Verify(context.Background(), nil); err != nil {
 		t.Fatalf("audit log does not verify: %v", err)
 	}
-}
-
-func contains[T comparable](xs []T, x T) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 func equal[T comparable](a, b []T) bool {
@@ -571,7 +563,7 @@ func TestReplayRepeatsTheSameEvents(t *testing.T) {
 	if len(replayed) != len(first) || n == 0 {
 		t.Fatalf("replayed %d events (%d queued), first announced %d:\n%v\n%v", len(replayed), n, len(first), replayed, first)
 	}
-	if !contains(f.events.types(), cavra.EventToolDefinitionDiff) || !contains(f.events.types(), cavra.EventBreakGlassUsed) {
+	if !slices.Contains(f.events.types(), cavra.EventToolDefinitionDiff) || !slices.Contains(f.events.types(), cavra.EventBreakGlassUsed) {
 		t.Fatalf("the scenario should announce mcp.tool_changed and break_glass.used: %v", f.events.types())
 	}
 	for id, typ := range first {
