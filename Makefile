@@ -1,4 +1,4 @@
-# CAVRA: one binary, plus cavra-hook, the lean remote-mode hook that starts in a millisecond.
+# CAVRA: one binary, plus cavra-hook, the lean agent-host hook that starts in a millisecond.
 # `make run` serves on embedded defaults; `make test` passes every test.
 GO       ?= go
 BIN      ?= bin/cavra
@@ -10,10 +10,11 @@ STATICCHECK_VERSION ?= v0.8.2
 
 all: build
 
-# cavra-hook hands local mode and fail-open to the cavra beside it, so both go in one directory.
+# cavra-hook runs the cavra beside it (the local decision daemon, hand-overs), so both go in one
+# directory. It is linked statically (no cgo): loading libc costs a millisecond per hook call.
 build:
 	$(GO) build -o $(BIN) ./cmd/cavra
-	$(GO) build -o $(HOOK_BIN) ./cmd/cavra-hook
+	CGO_ENABLED=0 $(GO) build -o $(HOOK_BIN) ./cmd/cavra-hook
 
 # The product on embedded defaults: the control plane on 127.0.0.1:8080 with SQLite, keys and an
 # embedded NATS JetStream in the data home ($$CAVRA_HOME, else ~/.local/share/cavra).

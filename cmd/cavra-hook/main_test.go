@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cavra-dev/cavra/internal/testenv"
 )
@@ -27,6 +28,9 @@ func buildBoth(t *testing.T) string {
 	for _, name := range []string{"cavra", "cavra-hook"} {
 		cmd := exec.Command(gobin, "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
 		cmd.Dir = filepath.Join("..", "..")
+		if name == "cavra-hook" {
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build links it
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", name, err, out)
 		}
@@ -82,9 +86,9 @@ func TestAgainstFullBinary(t *testing.T) {
 	cavra, hook := filepath.Join(dir, "cavra"), filepath.Join(dir, "cavra-hook")
 	p := payload(t)
 
-	t.Run("local mode hands over", func(t *testing.T) {
+	t.Run("local mode without the daemon hands over", func(t *testing.T) {
 		want := runBin(t, cavra, []string{"CAVRA_HOME=" + t.TempDir()}, p, "hook", "claude-code", "--policy", "strict")
-		got := runBin(t, hook, []string{"CAVRA_HOME=" + t.TempDir()}, p, "claude-code", "--policy", "strict")
+		got := runBin(t, hook, []string{"CAVRA_HOME=" + t.TempDir(), "CAVRA_HOOKD=off"}, p, "claude-code", "--policy", "strict")
 		if want.code != 0 || !strings.Contains(want.stdout, `"permissionDecision":"deny"`) {
 			t.Fatalf("cavra hook: exit %d stdout %q stderr %q", want.code, want.stdout, want.stderr)
 		}
@@ -149,4 +153,79 @@ func TestAgainstFullBinary(t *testing.T) {
 			t.Fatalf("audit verify: exit %d %s%s", v.code, v.stdout, v.stderr)
 		}
 	})
+}
+
+// TestLocalDaemon runs local mode as a user's agent host does: the first call starts the
+// daemon and is answered by the full binary, later calls by the daemon, all with the full
+// binary's answer; replacing the binary retires the daemon and the next call starts another.
+func TestLocalDaemon(t *testing.T) {
+	dir := buildBoth(t)
+	cavra, hook := filepath.Join(dir, "cavra"), filepath.Join(dir, "cavra-hook")
+	p := payload(t)
+	home := t.TempDir()
+	env := []string{"CAVRA_HOME=" + home, "CAVRA_HOOKD_IDLE=2m"}
+	t.Cleanup(func() { runBin(t, cavra, env, "", "hook", "daemon", "--stop") })
+
+	want := runBin(t, cavra, []string{"CAVRA_HOME=" + t.TempDir()}, p, "hook", "claude-code")
+	if want.code != 0 || !strings.Contains(want.stdout, `"permissionDecision":"deny"`) {
+		t.Fatalf("cavra hook: %+v", want)
+	}
+	// runBin waits for the hook's output streams to close: a daemon that kept them would hang it.
+	if got := runBin(t, hook, env, p, "claude-code"); got != want {
+		t.Fatalf("first call %+v, want %+v", got, want)
+	}
+	pid := waitForDaemon(t, cavra, env, "")
+	for i := 0; i < 3; i++ {
+		if got := runBin(t, hook, env, p, "claude-code"); got != want {
+			t.Fatalf("call %d: %+v, want %+v", i, got, want)
+		}
+	}
+	if s := runBin(t, cavra, env, "", "hook", "daemon", "--status"); !strings.Contains(s.stdout, "\ncalls 3\n") {
+		t.Fatalf("the daemon did not answer the three calls: %+v", s)
+	}
+
+	// A new build of cavra: the daemon hands the call back and exits; a later call starts a
+	// daemon of the new binary.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(cavra, later, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := runBin(t, hook, env, p, "claude-code"); got != want {
+		t.Fatalf("after the upgrade: %+v, want %+v", got, want)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if got := runBin(t, hook, env, p, "claude-code"); got != want {
+			t.Fatalf("after the upgrade: %+v, want %+v", got, want)
+		}
+		if s := runBin(t, cavra, env, "", "hook", "daemon", "--status"); s.code == 0 && !strings.Contains(s.stdout, "pid "+pid+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no new daemon after the upgrade")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if v := runBin(t, cavra, env, "", "audit", "verify"); v.code != 0 {
+		t.Fatalf("audit verify: exit %d %s%s", v.code, v.stdout, v.stderr)
+	}
+}
+
+// waitForDaemon waits for a daemon other than pid notPID to answer, and returns its pid.
+func waitForDaemon(t *testing.T, cavra string, env []string, notPID string) string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := runBin(t, cavra, env, "", "hook", "daemon", "--status")
+		if s.code == 0 {
+			line, _, _ := strings.Cut(s.stdout, "\n")
+			if pid, ok := strings.CutPrefix(line, "pid "); ok && pid != notPID {
+				return pid
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no hook daemon: %+v", s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -27,6 +27,16 @@ type evidence struct {
 
 // openEvidence opens the audit log of the data home, creating the home on first use.
 func openEvidence(ctx context.Context, rt *runtime, mirrorFlag string) (*evidence, error) {
+	mirror := rt.path(hookio.FirstNonEmpty(mirrorFlag, rt.getenv("CAVRA_DECISION_LOG")))
+	if rt.hookCache != nil {
+		// The hook daemon's log stays open from call to call; Close leaves it so.
+		ev := *rt.hookCache.evidence
+		ev.rt = rt
+		if mirror != "" {
+			ev.mirror = decisionlog.New(mirror)
+		}
+		return &ev, nil
+	}
 	root, err := dataHome(rt)
 	if err != nil {
 		return nil, err
@@ -36,7 +46,7 @@ func openEvidence(ctx context.Context, rt *runtime, mirrorFlag string) (*evidenc
 		return nil, err
 	}
 	ev := &evidence{root: root, rt: rt, log: log, closeLog: closeLog}
-	if mirror := hookio.FirstNonEmpty(mirrorFlag, rt.getenv("CAVRA_DECISION_LOG")); mirror != "" {
+	if mirror != "" {
 		ev.mirror = decisionlog.New(mirror)
 	}
 	return ev, nil

@@ -34,6 +34,7 @@ own flow proceed (Cursor: asks the user; file reads allowed) and records an audi
 with rule ` + FailOpenRule + ` in the local audit log; a refused token blocks even then.`,
 	}
 	cmd.AddCommand(append([]*cobra.Command{newClaudeCodeHookCmd(rt)}, hostHookCommands(rt)...)...)
+	cmd.AddCommand(newHookDaemonCmd(rt))
 	return cmd
 }
 

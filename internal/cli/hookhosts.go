@@ -86,7 +86,7 @@ Configure it with: cavra init codex`,
 						return nil, err
 					}
 					if p.HookEventName != codex.EventPreToolUse {
-						findings, _ := secretFindings(codex.Inspected(p))
+						findings, _ := secretFindings(rt, codex.Inspected(p))
 						return codex.RenderFindings(p, findings), nil
 					}
 					action, err := codex.ToAction(p)
@@ -133,7 +133,7 @@ Configure it with: cavra init cursor`,
 						return nil, err
 					}
 					if !cursor.IsDecision(p) {
-						findings, _ := secretFindings(cursor.Inspected(p))
+						findings, _ := secretFindings(rt, cursor.Inspected(p))
 						if findings != "" && p.HookEventName != cursor.EventBeforeSubmitPrompt {
 							fmt.Fprintf(rt.stderr, "CAVRA: the output of %s holds %s Rotate these secrets.\n", p.HookEventName, findings)
 						}
@@ -188,7 +188,7 @@ Configure it with: cavra init gemini`,
 					}
 					if p.HookEventName != gemini.EventBeforeTool {
 						text := gemini.Inspected(p)
-						findings, hits := secretFindings(text)
+						findings, hits := secretFindings(rt, text)
 						return gemini.RenderFindings(p, findings, redactSecretLines(text, hits)), nil
 					}
 					action, err := gemini.ToAction(p)
@@ -226,7 +226,7 @@ Configure it with: cavra init claude-code`,
 				if err != nil {
 					return nil, err
 				}
-				findings, _ := secretFindings(claudecode.Inspected(p))
+				findings, _ := secretFindings(rt, claudecode.Inspected(p))
 				return claudecode.RenderFindings(p, findings), nil
 			})
 		},
@@ -235,11 +235,11 @@ Configure it with: cavra init claude-code`,
 
 // secretFindings scans text with the engine's secret scanner and summarises what it found for
 // the agent: how many, which kinds, where, and the masked match. Empty when nothing is found.
-func secretFindings(text string) (string, []engine.SecretHit) {
+func secretFindings(rt *runtime, text string) (string, []engine.SecretHit) {
 	if text == "" {
 		return "", nil
 	}
-	hits := scanSecrets()(text)
+	hits := rt.scanSecrets()(text)
 	if len(hits) == 0 {
 		return "", nil
 	}

@@ -145,28 +145,25 @@ func (f *initFlags) cavraCommand() (string, error) {
 	return hookio.ShellQuote([]string{exe}), nil
 }
 
-// hookLines returns the command line of each `cavra hook` subcommand. With --remote, the
-// subcommands cavra-hook answers itself (the agent hosts' decision hooks) run cavra-hook, which
-// starts in a millisecond instead of the full binary's ten; the others run cavra.
+// hookLines returns the command line of each `cavra hook` subcommand. The subcommands
+// cavra-hook answers itself (the agent hosts' decision hooks) run cavra-hook, which starts in a
+// millisecond where the full binary takes ten and asks the local decision daemon or the control
+// plane: --hook-command when given, else the cavra-hook beside this binary, unless --command
+// names another cavra. --remote insists on cavra-hook. The other subcommands run cavra.
 func (f *initFlags) hookLines(cavraCmd string) (func(sub string) string, error) {
 	full := func(sub string) string { return cavraCmd + " hook " + sub }
-	if !f.remote {
-		return full, nil
-	}
 	lean := f.hookCommand
+	if lean == "" && (f.remote || f.command == "") {
+		path, err := leanHookBeside()
+		switch {
+		case err == nil:
+			lean = hookio.ShellQuote([]string{path})
+		case f.remote:
+			return nil, fmt.Errorf("--remote: %w: build it (make build) or give --hook-command", err)
+		}
+	}
 	if lean == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil, fmt.Errorf("find this binary's path (use --hook-command): %w", err)
-		}
-		if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-			exe = resolved
-		}
-		path := filepath.Join(filepath.Dir(exe), leanHookName)
-		if st, err := os.Stat(path); err != nil || st.IsDir() {
-			return nil, fmt.Errorf("--remote: no %s beside %s: build it (make build) or give --hook-command", leanHookName, exe)
-		}
-		lean = hookio.ShellQuote([]string{path})
+		return full, nil
 	}
 	return func(sub string) string {
 		if slices.Contains(hooklite.Hosts, sub) {
@@ -174,6 +171,22 @@ func (f *initFlags) hookLines(cavraCmd string) (func(sub string) string, error) 
 		}
 		return full(sub)
 	}, nil
+}
+
+// leanHookBeside is the cavra-hook in this binary's directory.
+func leanHookBeside() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find this binary's path: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	path := filepath.Join(filepath.Dir(exe), leanHookName)
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return "", fmt.Errorf("no %s beside %s", leanHookName, exe)
+	}
+	return path, nil
 }
 
 func (f *initFlags) projectDir() (string, error) {
@@ -203,10 +216,11 @@ func newInitHostCmd(rt *runtime, hc hostHookConfig) *cobra.Command {
 keeping every other setting and hook. Running it again replaces CAVRA's entries (so a moved
 binary is picked up) and changes nothing else; --remove takes only CAVRA's entries out.
 
---remote writes "cavra-hook %s" (the cavra-hook beside this binary, or --hook-command) for the
-decision hooks instead of "cavra hook %s". cavra-hook answers remote mode (CAVRA_SERVER) in
-about a millisecond of process start where the full binary takes ten, and hands local mode
-and fail-open recording to cavra, so either mode keeps working.`, hc.projectFile, hc.userFile, hc.host, hc.host),
+The decision hooks run "cavra-hook %s" when cavra-hook is beside this binary (as make build
+lays them out) or --hook-command names it, else "cavra hook %s". cavra-hook starts in about a
+millisecond where the full binary takes ten: in remote mode (CAVRA_SERVER) it asks the control
+plane itself, in local mode it asks the local decision daemon (cavra hook daemon), which it
+starts when none runs. --remote insists on cavra-hook; --command alone writes the full binary.`, hc.projectFile, hc.userFile, hc.host, hc.host),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			base, err := f.projectDir()
@@ -238,17 +252,15 @@ and fail-open recording to cavra, so either mode keeps working.`, hc.projectFile
 				fmt.Fprintf(rt.stdout, "%s: already up to date\n", path)
 			case f.remove:
 				fmt.Fprintf(rt.stdout, "%s: removed CAVRA's hooks\n", path)
-			case f.remote:
-				fmt.Fprintf(rt.stdout, "%s: %s hooks now call %s\n", path, hc.host, lines(hc.host))
 			default:
-				fmt.Fprintf(rt.stdout, "%s: %s hooks now call %s\n", path, hc.host, command)
+				fmt.Fprintf(rt.stdout, "%s: %s hooks now call %s\n", path, hc.host, lines(hc.host))
 			}
 			return nil
 		},
 	}
 	f.add(cmd, true)
-	cmd.Flags().BoolVar(&f.remote, "remote", false, "run the lean cavra-hook for the decision hooks: fast in remote mode (CAVRA_SERVER), hands local mode to cavra")
-	cmd.Flags().StringVar(&f.hookCommand, "hook-command", "", "the cavra-hook command for --remote (default: the cavra-hook beside this binary)")
+	cmd.Flags().BoolVar(&f.remote, "remote", false, "require the lean cavra-hook for the decision hooks (fails when there is none)")
+	cmd.Flags().StringVar(&f.hookCommand, "hook-command", "", "the cavra-hook command for the decision hooks (default: the cavra-hook beside this binary)")
 	return cmd
 }
 

@@ -38,15 +38,19 @@ func complianceChecker() func(string) error {
 	}
 }
 
-// policyRef is the --policy flag, then $CAVRA_POLICY, then the default.
+// policyRef is the --policy flag, then $CAVRA_POLICY, then the default. A file is resolved
+// against the caller's working directory.
 func policyRef(cmd *cobra.Command, rt *runtime) string {
+	ref := defaultPolicy
 	if f := cmd.Flags().Lookup("policy"); f != nil && f.Changed {
-		return f.Value.String()
+		ref = f.Value.String()
+	} else if v := rt.getenv("CAVRA_POLICY"); v != "" {
+		ref = v
 	}
-	if v := rt.getenv("CAVRA_POLICY"); v != "" {
-		return v
+	if rt.dir != "" && !newLoader().IsBuiltin(ref) {
+		ref = rt.path(ref)
 	}
-	return defaultPolicy
+	return ref
 }
 
 func addPolicyFlag(cmd *cobra.Command) {
@@ -55,9 +59,18 @@ func addPolicyFlag(cmd *cobra.Command) {
 
 // newEngine loads the chosen policy and returns an engine with the secret scanner wired in.
 func newEngine(cmd *cobra.Command, rt *runtime) (*engine.Engine, error) {
-	pol, err := newLoader().Load(policyRef(cmd, rt))
+	ref := policyRef(cmd, rt)
+	var (
+		pol *engine.Policy
+		err error
+	)
+	if rt.hookCache != nil {
+		pol, err = rt.hookCache.policy(ref)
+	} else {
+		pol, err = newLoader().Load(ref)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return engine.New(pol, engine.Options{Secrets: scanSecrets()}), nil
+	return engine.New(pol, engine.Options{Secrets: rt.scanSecrets(), Home: rt.getenv("HOME")}), nil
 }

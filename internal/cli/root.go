@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 )
@@ -58,6 +59,20 @@ type runtime struct {
 	// exitsAfter is true when the process ends with the command (the binary, not a test), so
 	// a once-per-process command may tune the runtime for a short life.
 	exitsAfter bool
+	// dir is the working directory that relative paths given to the command are resolved
+	// against; empty is the process's own. The hook daemon runs each call with its caller's.
+	dir string
+	// hookCache, in the hook daemon, keeps policies, the secret scanner and the open audit log
+	// from one call to the next.
+	hookCache *hookCache
+}
+
+// path resolves a path the caller gave against the caller's working directory.
+func (rt *runtime) path(p string) string {
+	if rt.dir == "" || p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(rt.dir, p)
 }
 
 // Run executes the cavra command line and returns the process exit code.
@@ -72,10 +87,15 @@ func Run(ctx context.Context, args []string) int {
 }
 
 func run(ctx context.Context, args []string, rt *runtime) int {
+	return runWithRoot(ctx, args, rt, newRootCmd)
+}
+
+// runWithRoot runs args against the command tree newRoot builds and returns the exit code.
+func runWithRoot(ctx context.Context, args []string, rt *runtime, newRoot func(*runtime) *cobra.Command) int {
 	if rt.logger == nil {
 		rt.logger = slog.New(slog.NewTextHandler(rt.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	root := newRootCmd(rt)
+	root := newRoot(rt)
 	root.SetArgs(args)
 	root.SetIn(rt.stdin)
 	root.SetOut(rt.stdout)
@@ -97,12 +117,7 @@ func run(ctx context.Context, args []string, rt *runtime) int {
 }
 
 func newRootCmd(rt *runtime) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "cavra",
-		Short:         "CAVRA decides before an AI agent acts, and governs the models it is built from",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
+	root := newBareRootCmd()
 	root.AddCommand(
 		newVersionCmd(rt),
 		newHookCmd(rt),
@@ -111,4 +126,14 @@ func newRootCmd(rt *runtime) *cobra.Command {
 	)
 	root.AddCommand(extraCommands(rt)...)
 	return root
+}
+
+// newBareRootCmd is the root command without subcommands.
+func newBareRootCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:           "cavra",
+		Short:         "CAVRA decides before an AI agent acts, and governs the models it is built from",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
 }

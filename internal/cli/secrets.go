@@ -21,3 +21,12 @@ func scanSecrets() func(string) []engine.SecretHit {
 		return hits
 	}
 }
+
+// scanSecrets is the secret scanner for this command: the hook daemon's, whose compiled rules
+// outlive a call, or a new one.
+func (rt *runtime) scanSecrets() func(string) []engine.SecretHit {
+	if rt.hookCache != nil {
+		return rt.hookCache.secrets
+	}
+	return scanSecrets()
+}

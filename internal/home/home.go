@@ -16,18 +16,18 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/home/homedir"
 	"github.com/cavra-dev/cavra/internal/keys"
 	"github.com/cavra-dev/cavra/internal/store/sqlstore"
 )
 
 // EnvVar names the environment variable that overrides the data home.
-const EnvVar = "CAVRA_HOME"
+const EnvVar = homedir.EnvVar
 
 // File and directory names inside the data home.
 const (
@@ -37,32 +37,7 @@ const (
 )
 
 // Dir resolves the data home from the environment (getenv) for the running OS.
-func Dir(getenv func(string) string) (string, error) { return dirFor(getenv, runtime.GOOS) }
-
-func dirFor(getenv func(string) string, goos string) (string, error) {
-	if h := getenv(EnvVar); h != "" {
-		return filepath.Clean(h), nil
-	}
-	switch goos {
-	case "windows":
-		if d := getenv("LocalAppData"); d != "" {
-			return filepath.Join(d, "cavra"), nil
-		}
-		return "", cavra.Errorf(cavra.ErrInvalid, "find the data home: set %s (LocalAppData is not set)", EnvVar)
-	case "darwin":
-		if h := getenv("HOME"); h != "" {
-			return filepath.Join(h, "Library", "Application Support", "cavra"), nil
-		}
-	default:
-		if x := getenv("XDG_DATA_HOME"); x != "" && filepath.IsAbs(x) {
-			return filepath.Join(x, "cavra"), nil
-		}
-		if h := getenv("HOME"); h != "" {
-			return filepath.Join(h, ".local", "share", "cavra"), nil
-		}
-	}
-	return "", cavra.Errorf(cavra.ErrInvalid, "find the data home: set %s or HOME", EnvVar)
-}
+func Dir(getenv func(string) string) (string, error) { return homedir.Dir(getenv) }
 
 // Layout names the files of a data home.
 type Layout struct{ Root string }

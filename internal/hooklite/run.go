@@ -38,6 +38,10 @@ type Proc struct {
 	LookPath func(string) (string, error)
 	// Exec replaces the process with path; it returns only when that fails.
 	Exec func(path string, argv, env []string) error
+	// Getwd is the working directory, handed to the hook daemon.
+	Getwd func() (string, error)
+	// Spawn starts cmd in the background, detached from this process and its streams.
+	Spawn func(cmd *exec.Cmd) error
 }
 
 // OSProc is the running process.
@@ -51,14 +55,17 @@ func OSProc() Proc {
 		Executable: os.Executable,
 		LookPath:   exec.LookPath,
 		Exec:       syscall.Exec,
+		Getwd:      os.Getwd,
+		Spawn:      spawnDetached,
 	}
 }
 
 // Run is `cavra-hook <host> [flags]` and returns the exit code. It behaves as
-// `cavra hook <host> [flags]`: in remote mode it forwards the payload itself; everything else
-// is handed to the full cavra binary. Local mode, other hook subcommands, flags it does not
-// know and help replace this process with `cavra hook ...` before stdin is read, so the full
-// binary sees exactly what the host sent. A fail-open in remote mode, whose audit record needs
+// `cavra hook <host> [flags]`: in remote mode it forwards the payload itself; in local mode it
+// asks the local decision daemon (see runLocal), which runs that same command warm. Everything
+// else is handed to the full cavra binary: other hook subcommands, flags it does not know and
+// help replace this process with `cavra hook ...` before stdin is read, so the full binary sees
+// exactly what the host sent. A fail-open in remote mode, whose audit record needs
 // the full binary, runs `cavra hook ...` as a child with the payload and RemoteFailedVar.
 func Run(ctx context.Context, args []string, p Proc) int {
 	if len(args) == 0 || !isHost(args[0]) {
@@ -74,7 +81,7 @@ func Run(ctx context.Context, args []string, p Proc) int {
 		return failClosed(p, err)
 	}
 	if !remote {
-		return handOver(p, args)
+		return runLocal(ctx, p, args)
 	}
 	data, err := ReadPayload(p.Stdin)
 	if err != nil {
@@ -127,6 +134,11 @@ func handOver(p Proc, args []string) int {
 	if err != nil {
 		return failClosed(p, err)
 	}
+	return handOverTo(p, path, args)
+}
+
+// handOverTo is handOver to the full binary at path.
+func handOverTo(p Proc, path string, args []string) int {
 	argv := append([]string{path, "hook"}, args...)
 	if err := p.Exec(path, argv, p.Environ); err != nil {
 		return failClosed(p, fmt.Errorf("run %s: %w", path, err))
@@ -152,12 +164,17 @@ func runCavra(ctx context.Context, p Proc, args []string, data []byte, extraEnv 
 	if err != nil {
 		return 0, err
 	}
+	return runCavraAt(ctx, p, path, args, data, extraEnv)
+}
+
+// runCavraAt is runCavra with the full binary at path.
+func runCavraAt(ctx context.Context, p Proc, path string, args []string, data []byte, extraEnv []string) (int, error) {
 	cmd := exec.CommandContext(ctx, path, append([]string{"hook"}, args...)...)
 	cmd.Env = append(withoutVar(p.Environ, RemoteFailedVar), extraEnv...)
 	cmd.Stdin = bytes.NewReader(data)
 	cmd.Stdout = p.Stdout
 	cmd.Stderr = p.Stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

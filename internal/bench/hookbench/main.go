@@ -1,7 +1,14 @@
-// Command hookbench measures every `cavra hook <host>` adapter as its host runs it: a fresh
-// process per tool call that starts, loads its pack, decides, records the decision and exits.
-// It prints p50/p99 over N runs per adapter beside a Go hello-world process, the floor any Go
-// hook pays.
+// Command hookbench measures every agent-host hook adapter as its host runs it: a fresh process
+// per tool call that decides, records the decision in the data home's audit log and exits. It
+// prints p50/p99 over N runs per adapter beside a Go hello-world process, the floor any Go hook
+// pays, for each way local mode can run:
+//
+//   - cavra-hook <host>, what cavra init configures: a one-millisecond process that asks the
+//     local decision daemon, which keeps the policy loaded and the audit log open;
+//   - cavra-hook <host> with CAVRA_HOOKD=off: it hands the call to the full binary;
+//   - cavra hook <host>: the full binary, which starts, loads its pack, decides and records.
+//
+// Before measuring it checks that every path gives the same answer to every payload.
 //
 //	go run ./internal/bench/hookbench -bin ./bin/cavra -runs 500
 package main
@@ -14,6 +21,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -56,24 +65,41 @@ type subject struct {
 	payloads []string
 }
 
-var subjects = []subject{
-	{name: "cavra hook claude-code (baseline)", args: []string{"hook", "claude-code"}, payloads: payloads},
-	{name: "cavra hook codex (baseline)", args: []string{"hook", "codex"}, payloads: codexPayloads},
-	{name: "cavra hook cursor (baseline)", args: []string{"hook", "cursor"}, payloads: cursorPayloads},
-	{name: "cavra hook gemini (baseline)", args: []string{"hook", "gemini"}, payloads: geminiPayloads},
+var hosts = []subject{
+	{name: "claude-code", payloads: payloads},
+	{name: "codex", payloads: codexPayloads},
+	{name: "cursor", payloads: cursorPayloads},
+	{name: "gemini", payloads: geminiPayloads},
+}
+
+// path is one way of running a host's hook.
+type path struct {
+	label string
+	lean  bool     // cavra-hook rather than cavra hook
+	env   []string // added to the environment
+}
+
+var paths = []path{
+	{label: "cavra-hook %s (daemon)", lean: true},
+	{label: "cavra-hook %s (HOOKD=off)", lean: true, env: []string{"CAVRA_HOOKD=off"}},
+	{label: "cavra hook %s (in-process)"},
 }
 
 func main() {
 	bin := flag.String("bin", "bin/cavra", "the cavra binary")
+	hookBin := flag.String("hook-bin", "", "the cavra-hook binary (default: the one beside -bin)")
 	runs := flag.Int("runs", 500, "process runs per subject")
 	flag.Parse()
-	if err := run(*bin, *runs); err != nil {
+	if *hookBin == "" {
+		*hookBin = filepath.Join(filepath.Dir(*bin), "cavra-hook")
+	}
+	if err := run(*bin, *hookBin, *runs); err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, runs int) error {
+func run(bin, hookBin string, runs int) error {
 	tmp, err := os.MkdirTemp("", "hookbench")
 	if err != nil {
 		return err
@@ -83,20 +109,52 @@ func run(bin string, runs int) error {
 	if err != nil {
 		return err
 	}
-	abs, err := filepath.Abs(bin)
+	full, err := filepath.Abs(bin)
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(), "CAVRA_HOME="+filepath.Join(tmp, "home"))
-	// One warm-up run of each, so none pays for the page cache.
-	for _, s := range subjects {
-		for _, p := range s.payloads {
-			if _, err := once(abs, s.args, p, env); err != nil {
-				return err
+	lean, err := filepath.Abs(hookBin)
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), "CAVRA_HOME="+filepath.Join(tmp, "home"), "CAVRA_HOOKD_IDLE=10m")
+	defer exec.Command(full, "hook", "daemon", "--stop").Run() // best effort
+	binary := func(p path) (string, []string) {
+		if p.lean {
+			return lean, nil
+		}
+		return full, []string{"hook"}
+	}
+	// The first cavra-hook call starts the daemon; wait until it answers.
+	if _, _, err := once(lean, []string{"claude-code"}, payloads[0], env); err != nil {
+		return err
+	}
+	if err := waitForDaemon(full, env); err != nil {
+		return err
+	}
+	// Every path gives the same answer (which also warms the page cache and the daemon).
+	for _, h := range hosts {
+		for _, payload := range h.payloads {
+			var want string
+			for i, p := range paths {
+				b, args := binary(p)
+				_, got, err := once(b, append(args, h.name), payload, append(env, p.env...))
+				if err != nil {
+					return err
+				}
+				if i == 0 {
+					want = got
+				} else if got != want {
+					return fmt.Errorf("%s answers %q, %s answers %q to %s", fmt.Sprintf(paths[0].label, h.name), want, fmt.Sprintf(p.label, h.name), got, payload)
+				}
 			}
 		}
 	}
-	if _, err := once(hello, nil, "", env); err != nil {
+	if _, _, err := once(hello, nil, "", env); err != nil {
+		return err
+	}
+	before, err := daemonCalls(full, env)
+	if err != nil {
 		return err
 	}
 	floor, err := measure(hello, nil, runs, env, nil)
@@ -106,19 +164,56 @@ func run(bin string, runs int) error {
 	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Printf("load average: %s", load)
 	}
-	fmt.Printf("%-34s %6s %9s %9s %9s\n", "process (runs)", "runs", "p50", "p99", "max")
+	fmt.Printf("%-40s %6s %9s %9s %9s\n", "process (baseline pack)", "runs", "p50", "p99", "max")
 	report := func(name string, d []time.Duration) {
-		fmt.Printf("%-34s %6d %9s %9s %9s\n", name, len(d), pct(d, 0.50), pct(d, 0.99), d[len(d)-1].Round(time.Microsecond))
+		fmt.Printf("%-40s %6d %9s %9s %9s\n", name, len(d), pct(d, 0.50), pct(d, 0.99), d[len(d)-1].Round(time.Microsecond))
 	}
 	report("go hello-world (floor)", floor)
-	for _, s := range subjects {
-		d, err := measure(abs, s.args, runs, env, s.payloads)
-		if err != nil {
-			return err
+	for _, p := range paths {
+		for _, h := range hosts {
+			b, args := binary(p)
+			d, err := measure(b, append(args, h.name), runs, append(env, p.env...), h.payloads)
+			if err != nil {
+				return err
+			}
+			report(fmt.Sprintf(p.label, h.name), d)
 		}
-		report(s.name, d)
 	}
+	after, err := daemonCalls(full, env)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("the daemon answered %d of the %d cavra-hook (daemon) calls\n", after-before, runs*len(hosts))
 	return nil
+}
+
+// waitForDaemon waits until the data home's hook daemon answers.
+func waitForDaemon(full string, env []string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := daemonCalls(full, env); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("the hook daemon did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// daemonCalls is how many calls the running daemon has answered.
+func daemonCalls(full string, env []string) (int, error) {
+	cmd := exec.Command(full, "hook", "daemon", "--status")
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(line, "calls "); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, fmt.Errorf("no call count in %q", out)
 }
 
 func buildHello(dir string) (string, error) {
@@ -148,7 +243,7 @@ func measure(bin string, args []string, runs int, env []string, feed []string) (
 		if len(feed) > 0 {
 			p = feed[i%len(feed)]
 		}
-		d, err := once(bin, args, p, env)
+		d, _, err := once(bin, args, p, env)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +253,8 @@ func measure(bin string, args []string, runs int, env []string, feed []string) (
 	return out, nil
 }
 
-func once(bin string, args []string, payload string, env []string) (time.Duration, error) {
+// once runs bin and returns how long it took and what it printed.
+func once(bin string, args []string, payload string, env []string) (time.Duration, string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdin = bytes.NewBufferString(payload)
 	cmd.Env = env
@@ -168,12 +264,12 @@ func once(bin string, args []string, payload string, env []string) (time.Duratio
 	err := cmd.Run()
 	d := time.Since(start)
 	if err != nil {
-		return 0, fmt.Errorf("%s %v: %v: %s", bin, args, err, stderr.String())
+		return 0, "", fmt.Errorf("%s %v: %v: %s", bin, args, err, stderr.String())
 	}
 	if stdout.Len() == 0 {
-		return 0, fmt.Errorf("%s %v printed nothing", bin, args)
+		return 0, "", fmt.Errorf("%s %v printed nothing", bin, args)
 	}
-	return d, nil
+	return d, stdout.String(), nil
 }
 
 func pct(d []time.Duration, p float64) time.Duration {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/hooks/claudecode"
@@ -98,7 +99,8 @@ func (in toolInput) dir() string  { return hookio.FirstNonEmpty(in.DirPath, in.D
 // harmlessTools act only on the conversation or the agent's own plan.
 var harmlessTools = map[string]bool{"write_todos": true, "save_memory": true, "activate_skill": true, "complete_task": true, "ask_user": true}
 
-var urlPattern = regexp.MustCompile(`https?://[^\s"'<>]+`)
+// urlPattern is compiled on first use: every hook process links this package, few need it.
+var urlPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`https?://[^\s"'<>]+`) })
 
 // ToAction maps a BeforeTool payload to a canonical action.
 func ToAction(p Payload) (cavra.Action, error) {
@@ -178,7 +180,7 @@ func ToAction(p Payload) (cavra.Action, error) {
 		a.Kind, a.Effect = cavra.KindFileRead, cavra.EffectRead
 		a.Files = []cavra.FileOp{{Op: cavra.FileRead, Path: dir}}
 	case "web_fetch":
-		urls := urlPattern.FindAllString(in.Prompt, -1)
+		urls := urlPattern().FindAllString(in.Prompt, -1)
 		if in.URL != "" {
 			urls = append([]string{in.URL}, urls...)
 		}
