@@ -223,9 +223,7 @@ func (d *hookDaemon) serve(ctx context.Context, ln net.Listener, idle time.Durat
 		for {
 			select {
 			case <-d.activity:
-				if !timer.Stop() {
-					<-timer.C
-				}
+				// Since Go 1.23 a reset timer delivers no stale tick.
 				timer.Reset(idle)
 			case <-timer.C:
 				d.logger.Info("hook daemon idle, exiting", "idle", idle)
