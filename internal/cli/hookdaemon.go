@@ -27,6 +27,11 @@ import (
 // defaultDaemonIdle is how long the hook daemon waits for a call before it exits.
 const defaultDaemonIdle = 30 * time.Minute
 
+// daemonCheckpointAfter is the quiet after calls at which the daemon signs a checkpoint over
+// them, so the evidence of a burst of tool calls is signed soon after it, not only once the
+// data home's checkpoint_every or checkpoint_interval comes round.
+const daemonCheckpointAfter = 2 * time.Second
+
 // maxDaemonLog is the size past which the daemon's log is started afresh.
 const maxDaemonLog = 1 << 20
 
@@ -117,8 +122,13 @@ type hookDaemon struct {
 	calls   atomic.Int64
 
 	activity chan struct{}
-	stopOnce sync.Once
-	stopped  chan struct{}
+	// unsigned is set by a call that recorded evidence, cleared by the checkpoint over it.
+	unsigned atomic.Bool
+	// homeChanged stops the daemon from signing anything more: its key may be retired.
+	homeChanged atomic.Bool
+	log         *audit.Log
+	stopOnce    sync.Once
+	stopped     chan struct{}
 }
 
 func runHookDaemon(ctx context.Context, rt *runtime, root, socket string, idle time.Duration, logFile string) error {
@@ -176,6 +186,7 @@ func runHookDaemon(ctx context.Context, rt *runtime, root, socket string, idle t
 		started:  time.Now(),
 		activity: make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
+		log:      log,
 		cache: &hookCache{
 			policies: map[string]*cachedPolicy{},
 			secrets:  scanSecrets(),
@@ -210,7 +221,24 @@ func runHookDaemon(ctx context.Context, rt *runtime, root, socket string, idle t
 		return fmt.Errorf("restrict hook daemon socket: %w", err)
 	}
 	logger.Info("hook daemon started", "pid", os.Getpid(), "home", root, "socket", socket, "binary", exe)
-	return d.serve(ctx, ln, idle)
+	err = d.serve(ctx, ln, idle)
+	d.checkpoint(context.WithoutCancel(ctx))
+	return err
+}
+
+// checkpoint signs a checkpoint over the calls recorded since the last one, unless the data
+// home changed under the daemon.
+func (d *hookDaemon) checkpoint(ctx context.Context) {
+	if d.homeChanged.Load() || !d.unsigned.Swap(false) {
+		return
+	}
+	if now, err := stampHome(d.root); err != nil || !now.same(d.home) {
+		d.homeChanged.Store(true)
+		return
+	}
+	if _, err := d.log.Checkpoint(ctx); err != nil {
+		d.logger.Warn("signing a checkpoint", "err", err)
+	}
 }
 
 // serve accepts calls until idle passes without one, a stop request, a stale call or ctx ends;
@@ -220,11 +248,16 @@ func (d *hookDaemon) serve(ctx context.Context, ln net.Listener, idle time.Durat
 	go func() {
 		timer := time.NewTimer(idle)
 		defer timer.Stop()
+		quiet := time.NewTimer(daemonCheckpointAfter)
+		defer quiet.Stop()
 		for {
 			select {
 			case <-d.activity:
 				// Since Go 1.23 a reset timer delivers no stale tick.
 				timer.Reset(idle)
+				quiet.Reset(daemonCheckpointAfter)
+			case <-quiet.C:
+				d.checkpoint(ctx)
 			case <-timer.C:
 				d.logger.Info("hook daemon idle, exiting", "idle", idle)
 				d.stop()
@@ -320,6 +353,7 @@ func (d *hookDaemon) hook(ctx context.Context, req hooklite.DaemonRequest) hookl
 		dir:       req.Dir,
 		hookCache: d.cache,
 	})
+	d.unsigned.Store(true)
 	return hooklite.DaemonResponse{Code: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 }
 
@@ -338,6 +372,7 @@ func (d *hookDaemon) staleFor(req hooklite.DaemonRequest) string {
 		return "the cavra binary changed"
 	}
 	if now, err := stampHome(d.root); err != nil || !now.same(d.home) {
+		d.homeChanged.Store(true)
 		d.stop()
 		return "the data home changed"
 	}

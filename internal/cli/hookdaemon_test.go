@@ -220,10 +220,19 @@ func TestHookDaemonHandsBack(t *testing.T) {
 }
 
 func TestHookDaemonLifecycle(t *testing.T) {
-	t.Run("stop", func(t *testing.T) {
+	t.Run("stop signs the calls", func(t *testing.T) {
 		d := startTestDaemon(t, time.Minute)
+		for _, line := range []string{"ls", "go test ./...", "rm -rf /"} {
+			if r := d.hook(t, "/", nil, bashPayload(line), "claude-code"); r.Code != 0 || r.Stale != "" {
+				t.Fatalf("%s: %+v", line, r)
+			}
+		}
 		d.call(t, hooklite.DaemonRequest{Op: hooklite.OpStop})
 		d.waitStopped(t)
+		r := runCLI(t, map[string]string{"CAVRA_HOME": d.home}, "", "audit", "verify")
+		if r.code != 0 || !strings.Contains(r.stdout, "ok: 3 entries") || !strings.Contains(r.stdout, ", 3 entries signed") {
+			t.Fatalf("audit verify: exit %d %s%s", r.code, r.stdout, r.stderr)
+		}
 	})
 	t.Run("idle", func(t *testing.T) {
 		d := startTestDaemon(t, 200*time.Millisecond)
