@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -96,5 +97,30 @@ func BenchmarkLoadBaselineCompiled(b *testing.B) {
 		if _, err := (&Loader{Builtin: dir}).Load("baseline"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecideBaselineByAction times each corpus action alone, to find the ones that set
+// BenchmarkDecideBaseline's p99.
+func BenchmarkDecideBaselineByAction(b *testing.B) {
+	eng := New(loadBaseline(b), Options{Home: "/home/dev"})
+	ctx := context.Background()
+	for i, a := range benchCorpus() {
+		name := string(a.Kind)
+		switch {
+		case a.Command != nil:
+			name = a.Command.Line
+		case len(a.Files) > 0:
+			name += " " + a.Files[0].Path
+		case len(a.Network) > 0:
+			name += " " + a.Network[0].URL
+		}
+		b.Run(fmt.Sprintf("%02d %s", i, name), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := eng.Decide(ctx, a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
 	exprpb "google.golang.org/genproto/googleapis/api/expr/v1alpha1"
 	"google.golang.org/protobuf/proto"
 )
@@ -57,7 +59,7 @@ func (c *condition) compile() {
 	if len(c.checked) > 0 {
 		var ce exprpb.CheckedExpr
 		if err := proto.Unmarshal(c.checked, &ce); err == nil {
-			if c.prg, c.err = env.Program(cel.CheckedExprToAst(&ce), cel.EvalOptions(cel.OptOptimize)); c.err == nil {
+			if c.prg, c.err = env.Program(cel.CheckedExprToAst(&ce), cel.EvalOptions(cel.OptOptimize), cel.OptimizeRegex(prefilteredMatches...)); c.err == nil {
 				return
 			}
 		}
@@ -68,21 +70,17 @@ func (c *condition) compile() {
 		c.err = fmt.Errorf("condition: %w", iss.Err())
 		return
 	}
-	c.prg, c.err = env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	c.prg, c.err = env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.OptimizeRegex(prefilteredMatches...))
 }
 
-// eval runs the condition. The action's CEL value is built only if the condition reads it.
-// An error is returned, never taken as false: the caller fails closed.
-func (c *condition) eval(action func() any, subject any) (bool, error) {
+// eval runs the condition on in. An error is returned, never taken as false: the caller fails
+// closed.
+func (c *condition) eval(in *celInput) (bool, error) {
 	c.once.Do(c.compile)
 	if c.err != nil {
 		return false, c.err
 	}
-	sub, err := subjectValue(subject)
-	if err != nil {
-		return false, err
-	}
-	out, _, err := c.prg.Eval(map[string]any{"action": action, "subject": sub})
+	out, _, err := c.prg.Eval(in)
 	if err != nil {
 		return false, fmt.Errorf("condition: %w", err)
 	}
@@ -92,6 +90,28 @@ func (c *condition) eval(action func() any, subject any) (bool, error) {
 	}
 	return b, nil
 }
+
+// celInput holds a condition's variables. It is the CEL activation itself, so evaluating a
+// condition allocates no map of variables; the action's value is built only if a condition
+// reads it, once per decision.
+type celInput struct {
+	ev      *evaluation
+	subject any
+}
+
+// ResolveName implements interpreter.Activation.
+func (in *celInput) ResolveName(name string) (any, bool) {
+	switch name {
+	case "action":
+		return in.ev.celAction(), true
+	case "subject":
+		return in.subject, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (in *celInput) Parent() interpreter.Activation { return nil }
 
 // CheckedCondition parses and type-checks a condition and returns its AST in serialised
 // form, for packs shipped pre-compiled.
@@ -111,12 +131,22 @@ func CheckedCondition(src string) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(ce)
 }
 
-// celAction is the action as CEL sees it: its JSON form, built once per decision.
+// celAction is the action as CEL sees it: its JSON form, each field built at most once per
+// decision, when a condition first reads it.
 func (ev *evaluation) celAction() any {
 	if ev.vars == nil {
-		ev.vars = actionValue(&ev.action)
+		ev.vars = newLazyAction(&ev.action, celAdapter())
 	}
 	return ev.vars
+}
+
+// celAdapter is the conditions' type adapter, which makes CEL values of Go values.
+func celAdapter() types.Adapter {
+	env, err := celEnv()
+	if err != nil {
+		return types.DefaultTypeAdapter // unreachable: no condition compiles without the environment
+	}
+	return env.CELTypeAdapter()
 }
 
 // toCEL converts a Go value to plain maps, lists and scalars through its JSON form, so that

@@ -1,16 +1,26 @@
 package engine
 
 import (
+	"reflect"
+	"slices"
+
 	"github.com/cavra-dev/cavra"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 )
 
 // The CEL view of an action is its canonical JSON form: the same field names, and a field the
 // JSON omits when empty is absent here too (so `has(subject.dynamic)` means what it means in
 // JSON). Building the maps directly costs a fraction of a JSON round trip on the hot path.
 
+// Strings are stored as CEL strings: CEL converts a Go string each time it reads one, which
+// for a list (argv.exists(...), "x" in flags) is once per element per condition. JSON encodes
+// them as the strings they are.
+
 func putString(m map[string]any, k, v string) {
 	if v != "" {
-		m[k] = v
+		m[k] = types.String(v)
 	}
 }
 
@@ -23,7 +33,7 @@ func putStrings(m map[string]any, k string, v []string) {
 func stringList(v []string) []any {
 	out := make([]any, len(v))
 	for i, s := range v {
-		out[i] = s
+		out[i] = types.String(s)
 	}
 	return out
 }
@@ -32,26 +42,51 @@ func spanValue(s cavra.Span) map[string]any {
 	return map[string]any{"start": int64(s.Start), "end": int64(s.End)}
 }
 
+// simpleCommandFields are the JSON names of a simple command's fields.
+var simpleCommandFields = []string{"argv", "program", "span", "wrappers", "env", "dir", "via", "dynamic"}
+
 func simpleCommandValue(c cavra.SimpleCommand) map[string]any {
-	m := map[string]any{"argv": stringList(c.Argv), "program": c.Program, "span": spanValue(c.Span)}
-	putStrings(m, "wrappers", c.Wrappers)
-	if len(c.Env) > 0 {
-		env := make(map[string]any, len(c.Env))
-		for k, v := range c.Env {
-			env[k] = v
+	m := make(map[string]any, len(simpleCommandFields))
+	for _, k := range simpleCommandFields {
+		if v, ok := simpleCommandField(&c, k); ok {
+			m[k] = v
 		}
-		m["env"] = env
-	}
-	putString(m, "dir", c.Dir)
-	putString(m, "via", c.Via)
-	if c.Dynamic {
-		m["dynamic"] = true
 	}
 	return m
 }
 
+// simpleCommandField is the value of c's field named k in the CEL view, and whether it is present.
+func simpleCommandField(c *cavra.SimpleCommand, k string) (any, bool) {
+	switch k {
+	case "argv":
+		return stringList(c.Argv), true
+	case "program":
+		return types.String(c.Program), true
+	case "span":
+		return spanValue(c.Span), true
+	case "wrappers":
+		return stringList(c.Wrappers), len(c.Wrappers) > 0
+	case "env":
+		if len(c.Env) == 0 {
+			return nil, false
+		}
+		env := make(map[string]any, len(c.Env))
+		for k, v := range c.Env {
+			env[k] = types.String(v)
+		}
+		return env, true
+	case "dir":
+		return types.String(c.Dir), c.Dir != ""
+	case "via":
+		return types.String(c.Via), c.Via != ""
+	case "dynamic":
+		return true, c.Dynamic
+	}
+	return nil, false
+}
+
 func fileValue(f cavra.FileOp) map[string]any {
-	m := map[string]any{"op": string(f.Op), "path": f.Path}
+	m := map[string]any{"op": types.String(f.Op), "path": types.String(f.Path)}
 	putString(m, "raw", f.Raw)
 	putString(m, "to", f.To)
 	putString(m, "content", f.Content)
@@ -115,28 +150,60 @@ func modelValue(r *cavra.ModelRef) map[string]any {
 	return m
 }
 
+// actionFields are the JSON names of an action's fields, in the order of cavra.Action.
+var actionFields = []string{"kind", "version", "id", "effect", "risk", "source", "principal", "tenant", "workspace",
+	"cwd", "home", "command", "files", "git", "mcp", "network", "model", "attributes"}
+
 func actionValue(a *cavra.Action) map[string]any {
-	m := map[string]any{"kind": string(a.Kind)}
-	putString(m, "version", a.Version)
-	putString(m, "id", a.ID)
-	putString(m, "effect", string(a.Effect))
-	putString(m, "risk", string(a.Risk))
-	src := map[string]any{}
-	putString(src, "host", a.Source.Host)
-	putString(src, "tool", a.Source.Tool)
-	putString(src, "event", a.Source.Event)
-	putString(src, "session_id", a.Source.SessionID)
-	putString(src, "tool_use_id", a.Source.ToolUseID)
-	putString(src, "agent", a.Source.Agent)
-	putString(src, "permission_mode", a.Source.PermissionMode)
-	m["source"] = src
-	putString(m, "principal", a.Principal)
-	putString(m, "tenant", a.Tenant)
-	putString(m, "workspace", a.Workspace)
-	putString(m, "cwd", a.Cwd)
-	putString(m, "home", a.Home)
-	if c := a.Command; c != nil {
-		cm := map[string]any{"line": c.Line}
+	m := make(map[string]any, len(actionFields))
+	for _, k := range actionFields {
+		if v, ok := actionField(a, k); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// actionField is the value of a's field named k in the CEL view, and whether it is present.
+func actionField(a *cavra.Action, k string) (any, bool) {
+	str := func(v string) (any, bool) { return types.String(v), v != "" }
+	switch k {
+	case "kind":
+		return types.String(a.Kind), true
+	case "version":
+		return str(a.Version)
+	case "id":
+		return str(a.ID)
+	case "effect":
+		return str(string(a.Effect))
+	case "risk":
+		return str(string(a.Risk))
+	case "source":
+		src := make(map[string]any, 7)
+		putString(src, "host", a.Source.Host)
+		putString(src, "tool", a.Source.Tool)
+		putString(src, "event", a.Source.Event)
+		putString(src, "session_id", a.Source.SessionID)
+		putString(src, "tool_use_id", a.Source.ToolUseID)
+		putString(src, "agent", a.Source.Agent)
+		putString(src, "permission_mode", a.Source.PermissionMode)
+		return src, true
+	case "principal":
+		return str(a.Principal)
+	case "tenant":
+		return str(a.Tenant)
+	case "workspace":
+		return str(a.Workspace)
+	case "cwd":
+		return str(a.Cwd)
+	case "home":
+		return str(a.Home)
+	case "command":
+		c := a.Command
+		if c == nil {
+			return nil, false
+		}
+		cm := map[string]any{"line": types.String(c.Line)}
 		if len(c.Commands) > 0 {
 			list := make([]any, len(c.Commands))
 			for i, sc := range c.Commands {
@@ -145,40 +212,148 @@ func actionValue(a *cavra.Action) map[string]any {
 			cm["commands"] = list
 		}
 		putString(cm, "parse_error", c.ParseError)
-		m["command"] = cm
-	}
-	if len(a.Files) > 0 {
+		return cm, true
+	case "files":
+		if len(a.Files) == 0 {
+			return nil, false
+		}
 		list := make([]any, len(a.Files))
 		for i, f := range a.Files {
 			list[i] = fileValue(f)
 		}
-		m["files"] = list
-	}
-	if len(a.Git) > 0 {
+		return list, true
+	case "git":
+		if len(a.Git) == 0 {
+			return nil, false
+		}
 		list := make([]any, len(a.Git))
 		for i, g := range a.Git {
 			list[i] = gitValue(g)
 		}
-		m["git"] = list
-	}
-	if a.MCP != nil {
-		m["mcp"] = mcpValue(a.MCP)
-	}
-	if len(a.Network) > 0 {
+		return list, true
+	case "mcp":
+		if a.MCP == nil {
+			return nil, false
+		}
+		return mcpValue(a.MCP), true
+	case "network":
+		if len(a.Network) == 0 {
+			return nil, false
+		}
 		list := make([]any, len(a.Network))
 		for i, n := range a.Network {
 			list[i] = networkValue(n)
 		}
-		m["network"] = list
+		return list, true
+	case "model":
+		if a.Model == nil {
+			return nil, false
+		}
+		return modelValue(a.Model), true
+	case "attributes":
+		if len(a.Attributes) == 0 {
+			return nil, false
+		}
+		return a.Attributes, true
 	}
-	if a.Model != nil {
-		m["model"] = modelValue(a.Model)
-	}
-	if len(a.Attributes) > 0 {
-		m["attributes"] = a.Attributes
+	return nil, false
+}
+
+// lazyMap is a CEL map value whose fields are built when a condition reads them by name
+// (action.cwd, has(subject.dynamic)): most conditions read one or two fields, and building every
+// field (each command's and file's map) was most of their cost. Any other use of the map (size,
+// iteration, equality, conversion) works on the whole map, built from the same fields.
+type lazyMap struct {
+	names   []string                      // every field the map can have, at most maxLazyFields
+	field   func(name string) (any, bool) // a field's value, and whether it is present
+	adapter types.Adapter
+	read    uint32    // bit i: names[i] was read
+	values  []ref.Val // the fields read, by position in names; nil for absent ones
+	whole   traits.Mapper
+}
+
+// maxLazyFields bounds the fields of a lazyMap, one bit of read each.
+const maxLazyFields = 32
+
+func newLazyAction(a *cavra.Action, adapter types.Adapter) *lazyMap {
+	return &lazyMap{names: actionFields, field: func(k string) (any, bool) { return actionField(a, k) }, adapter: adapter}
+}
+
+// wholeMap builds every present field.
+func wholeMap(names []string, field func(string) (any, bool)) map[string]any {
+	m := make(map[string]any, len(names))
+	for _, k := range names {
+		if v, ok := field(k); ok {
+			m[k] = v
+		}
 	}
 	return m
 }
+
+func (l *lazyMap) all() traits.Mapper {
+	if l.whole == nil {
+		l.whole = types.NewStringInterfaceMap(l.adapter, wholeMap(l.names, l.field))
+	}
+	return l.whole
+}
+
+// Find implements traits.Mapper.
+func (l *lazyMap) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		return l.all().Find(key)
+	}
+	i := slices.Index(l.names, string(k))
+	if i < 0 {
+		return nil, false // no such field: absent from the whole map too
+	}
+	if l.read&(1<<i) == 0 {
+		if l.values == nil {
+			l.values = make([]ref.Val, len(l.names))
+		}
+		l.read |= 1 << i
+		if v, present := l.field(string(k)); present {
+			l.values[i] = l.adapter.NativeToValue(v)
+		}
+	}
+	return l.values[i], l.values[i] != nil
+}
+
+// Get implements traits.Indexer.
+func (l *lazyMap) Get(key ref.Val) ref.Val {
+	if v, found := l.Find(key); found {
+		return v
+	}
+	return l.all().Get(key) // the same error as the whole map gives
+}
+
+// Contains implements traits.Container.
+func (l *lazyMap) Contains(key ref.Val) ref.Val { return l.all().Contains(key) }
+
+// Iterator implements traits.Iterable.
+func (l *lazyMap) Iterator() traits.Iterator { return l.all().Iterator() }
+
+// Size implements traits.Sizer.
+func (l *lazyMap) Size() ref.Val { return l.all().Size() }
+
+// ConvertToNative implements ref.Val.
+func (l *lazyMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
+	return l.all().ConvertToNative(typeDesc)
+}
+
+// ConvertToType implements ref.Val.
+func (l *lazyMap) ConvertToType(typeValue ref.Type) ref.Val {
+	return l.all().ConvertToType(typeValue)
+}
+
+// Equal implements ref.Val.
+func (l *lazyMap) Equal(other ref.Val) ref.Val { return l.all().Equal(other) }
+
+// Type implements ref.Val.
+func (l *lazyMap) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val.
+func (l *lazyMap) Value() any { return l.all().Value() }
 
 // subjectValue is the CEL view of a subject.
 func subjectValue(subject any) (any, error) {
@@ -193,6 +368,8 @@ func subjectValue(subject any) (any, error) {
 		return fileValue(s), nil
 	case cavra.GitOp:
 		return gitValue(s), nil
+	case *lazyMap:
+		return s, nil
 	case *cavra.MCPCall:
 		return mcpValue(s), nil
 	case cavra.NetworkRequest:

@@ -2,7 +2,9 @@ package engine
 
 import (
 	"net/url"
+	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cavra-dev/cavra"
 )
@@ -72,6 +74,39 @@ func flagSet(argv []string) map[string]bool {
 		}
 	}
 	return flags
+}
+
+// flagList is flagSet as a sorted list, which costs less to build than a map and is what
+// conditions see.
+func flagList(argv []string) []string {
+	var out []string
+	for _, a := range argv[1:] {
+		if a == "--" {
+			break
+		}
+		switch {
+		case strings.HasPrefix(a, "--") && len(a) > 2:
+			name, _, _ := strings.Cut(a[2:], "=")
+			out = append(out, name)
+		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
+			word, _, _ := strings.Cut(a[1:], "=")
+			out = append(out, word)
+			for j, r := range word {
+				if r < utf8.RuneSelf {
+					out = append(out, word[j:j+1]) // no copy, unlike string(r)
+				} else {
+					out = append(out, string(r))
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func hasFlag(sorted []string, name string) bool {
+	_, found := slices.BinarySearch(sorted, name)
+	return found
 }
 
 func isNumber(s string) bool {
@@ -211,7 +246,13 @@ func deriveNetwork(c cavra.SimpleCommand) []cavra.NetworkRequest {
 			}
 		}
 	case socketPrograms[p] || remotePrograms[p]:
-		if ops := operands(c.Argv); len(ops) > 0 {
+		ops := operands(c.Argv)
+		if p == "ssh" || p == "sftp" {
+			// ssh -i KEY -o OPT=V HOST: option values are not the host. A bare `ssh -i KEY` is
+			// what git's core.sshCommand holds; git adds the host.
+			ops = operandsSkipping(c.Argv[1:], sshValueFlags)
+		}
+		if len(ops) > 0 {
 			host := ops[0]
 			if _, h, ok := strings.Cut(host, "@"); ok {
 				host = h
@@ -229,6 +270,10 @@ func request(raw string) (cavra.NetworkRequest, bool) {
 	}
 	return cavra.NetworkRequest{URL: raw, Host: strings.ToLower(u.Hostname())}, true
 }
+
+// sshValueFlags are the options of ssh and sftp that take a separate value.
+var sshValueFlags = set("-B", "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o",
+	"-P", "-p", "-Q", "-R", "-S", "-W", "-w")
 
 // gitGlobalValueFlags take a separate value before the subcommand.
 var gitGlobalValueFlags = set("-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path", "--config-env")

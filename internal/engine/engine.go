@@ -1,14 +1,16 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cavra-dev/cavra"
@@ -54,6 +56,30 @@ type Policy struct {
 	Pack     *Pack // the resolved pack, parents merged
 	settings settings
 	rules    []*rule
+	// programMatches maps a program to the set of matches (by programBit) whose literal
+	// programs include it, so a decision looks each of its programs up once instead of once
+	// per match.
+	programMatches map[string]bitset
+	programBits    int
+	// programRules maps a program to the rules (by index) whose every match names literal
+	// programs, one of them this one; unboundRules are the other rules, which any action may
+	// match. A decision judges only these and the rules of its programs.
+	programRules map[string]bitset
+	unboundRules bitset
+}
+
+// bitset is a set of small integers.
+type bitset []uint64
+
+func (b bitset) has(i int) bool { return i/64 < len(b) && b[i/64]&(1<<(i%64)) != 0 }
+
+func (b bitset) add(i int) { b[i/64] |= 1 << (i % 64) }
+
+// union adds the members of o to b, which is at least as long.
+func (b bitset) union(o bitset) {
+	for i, w := range o {
+		b[i] |= w
+	}
 }
 
 type settings struct {
@@ -79,9 +105,11 @@ type compiledMatch struct {
 	kinds, hosts, tools, programs, args, paths, notPaths globs
 	gitRemotes, gitRefs, gitNotRefs                      globs
 	mcpServers, mcpTools, netHosts, netNotHosts          globs
-	// programSet holds the programs when all are literals, so a command whose program is
-	// not in it is rejected with one map lookup.
+	pathSet, notPathSet                                  globSet // paths and notPaths, indexed
+	// programSet holds the programs when all are literals; programBit is then this match's
+	// member of Policy.programMatches.
 	programSet map[string]bool
+	programBit int
 	withSet    map[string]bool
 }
 
@@ -127,7 +155,70 @@ func compile(p *Pack, rev string) (*Policy, error) {
 		}
 		pol.rules = append(pol.rules, r)
 	}
+	pol.indexPrograms()
 	return pol, nil
+}
+
+// candidateRules are the rules a may match: the unbound ones, and those of its programs.
+func (p *Policy) candidateRules(a *cavra.Action) bitset {
+	if a.Command == nil || len(a.Command.Commands) == 0 {
+		return p.unboundRules
+	}
+	out := slices.Clone(p.unboundRules)
+	for i := range a.Command.Commands {
+		out.union(p.programRules[a.Command.Commands[i].Program])
+	}
+	return out
+}
+
+// indexPrograms numbers the matches with literal programs and records, for each program,
+// which of them name it.
+func (p *Policy) indexPrograms() {
+	for _, r := range p.rules {
+		for i := range r.matches {
+			if m := &r.matches[i]; m.programSet != nil {
+				m.programBit = p.programBits
+				p.programBits++
+			}
+		}
+	}
+	ruleWords := (len(p.rules) + 63) / 64
+	p.programRules, p.unboundRules = map[string]bitset{}, make(bitset, ruleWords)
+	for ri, r := range p.rules {
+		bound := len(r.matches) > 0
+		for i := range r.matches {
+			bound = bound && r.matches[i].programSet != nil
+		}
+		if !bound {
+			p.unboundRules.add(ri)
+			continue
+		}
+		for i := range r.matches {
+			for prog := range r.matches[i].programSet {
+				b := p.programRules[prog]
+				if b == nil {
+					b = make(bitset, ruleWords)
+					p.programRules[prog] = b
+				}
+				b.add(ri)
+			}
+		}
+	}
+	p.programMatches = map[string]bitset{}
+	words := (p.programBits + 63) / 64
+	for _, r := range p.rules {
+		for i := range r.matches {
+			m := &r.matches[i]
+			for prog := range m.programSet {
+				b := p.programMatches[prog]
+				if b == nil {
+					b = make(bitset, words)
+					p.programMatches[prog] = b
+				}
+				b.add(m.programBit)
+			}
+		}
+	}
 }
 
 func compileMatch(m Match) (compiledMatch, error) {
@@ -150,6 +241,7 @@ func compileMatch(m Match) (compiledMatch, error) {
 	cm.kinds, cm.hosts, cm.tools = compileGlobs(m.Kinds), compileGlobs(m.Hosts), compileGlobs(m.Tools)
 	cm.programs, cm.args = compileGlobs(m.Programs), compileGlobs(m.Args)
 	cm.paths, cm.notPaths = compileGlobs(m.Paths), compileGlobs(m.NotPaths)
+	cm.pathSet, cm.notPathSet = compileGlobSet(m.Paths), compileGlobSet(m.NotPaths)
 	if lits, ok := cm.programs.literals(); ok && len(lits) > 0 {
 		cm.programSet = set(lits...)
 	}
@@ -172,6 +264,8 @@ func compileMatch(m Match) (compiledMatch, error) {
 type Engine struct {
 	policy *Policy
 	opts   Options
+	// evaluations reuses per-decision state, a decision's largest allocation.
+	evaluations sync.Pool
 }
 
 // New returns an engine for p.
@@ -273,7 +367,11 @@ func (e *Engine) Normalize(a cavra.Action) (cavra.Action, error) {
 				if c.Via == shell.ViaSSH {
 					continue // runs on another machine: its paths are not ours
 				}
-				for _, f := range deriveFiles(c) {
+				var files []cavra.FileOp
+				if !shell.InContainer(c) { // a container's paths are not ours either; its network is
+					files = deriveFiles(c)
+				}
+				for _, f := range files {
 					f.Path = paths.Resolve(f.Raw, dirOf(c, a.Cwd), a.Home)
 					if f.To != "" {
 						f.To = paths.Resolve(f.To, dirOf(c, a.Cwd), a.Home)
@@ -316,24 +414,35 @@ func (e *Engine) Decide(ctx context.Context, a cavra.Action) (cavra.Decision, er
 
 // DecideNormalized judges an action that Normalize returned.
 func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.Decision, error) {
-	ev := &evaluation{engine: e, action: a}
+	ev, _ := e.evaluations.Get().(*evaluation)
+	if ev == nil {
+		ev = new(evaluation)
+	}
+	*ev = evaluation{engine: e, action: a}
+	defer func() {
+		*ev = evaluation{} // keeps nothing of this action alive
+		e.evaluations.Put(ev)
+	}()
 	var matches []cavra.Match
-	for _, r := range e.policy.rules {
-		m, ok, err := ev.rule(r)
+	candidates := e.policy.candidateRules(&a)
+	for ri, r := range e.policy.rules {
+		if !candidates.has(ri) {
+			continue
+		}
+		m, err := ev.rule(r)
 		if err != nil {
 			return cavra.Decision{}, fmt.Errorf("rule %s: %w", r.ID, err)
 		}
-		if ok {
-			matches = append(matches, m)
+		if m != nil {
+			matches = append(matches, *m)
 		}
 	}
 	matches = append(matches, ev.builtins()...)
-	sort.SliceStable(matches, func(i, j int) bool {
-		oi, oj := matches[i].Outcome.Rank(), matches[j].Outcome.Rank()
-		if oi != oj {
-			return oi > oj
+	slices.SortStableFunc(matches, func(x, y cavra.Match) int {
+		if c := cmp.Compare(y.Outcome.Rank(), x.Outcome.Rank()); c != 0 {
+			return c
 		}
-		return matches[i].Severity.Rank() > matches[j].Severity.Rank()
+		return cmp.Compare(y.Severity.Rank(), x.Severity.Rank())
 	})
 	d := cavra.Decision{
 		ID:             e.opts.NewID(),
@@ -346,7 +455,7 @@ func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.De
 	if len(matches) == 0 {
 		d.Outcome = e.policy.settings.defaultOutcome
 		d.RuleID = RuleDefault
-		d.Reason = fmt.Sprintf("no rule of policy %s matched", e.policy.Name)
+		d.Reason = "no rule of policy " + e.policy.Name + " matched"
 		return d, nil
 	}
 	top := matches[0]
@@ -369,16 +478,79 @@ type evaluation struct {
 	action  cavra.Action
 	secrets []SecretHit
 	scanned bool
-	vars    map[string]any // CEL view of the action
-	cmds    []*cmdFacts    // per simple command, computed on first need
+	vars    *lazyMap    // CEL view of the action
+	in      celInput    // the variables of the condition being evaluated
+	cmds    []*cmdFacts // per simple command, computed on first need
+	// programs is the set of matches (by programBit) naming a program of some command;
+	// cmdPrograms holds the same per command. Both are built on first need.
+	programs    bitset
+	cmdPrograms []bitset
+	globbed     []globbedEntry // globbed paths met so far
+}
+
+type globbedEntry struct {
+	x  globbedPath
+	ok bool
+}
+
+// pathHit is globSet.pathHit, working out once per decision what a globbed path can expand to.
+func (ev *evaluation) pathHit(s *globSet, v string) bool {
+	home := ev.action.Home
+	if s.hit(v, home) {
+		return true
+	}
+	if !hasMeta(base(v)) {
+		return false
+	}
+	var x *globbedPath
+	for i := range ev.globbed {
+		if e := &ev.globbed[i]; e.x.v == v {
+			if !e.ok {
+				return false
+			}
+			x = &e.x
+			break
+		}
+	}
+	if x == nil {
+		g, ok := globbed(v)
+		g.v = v
+		ev.globbed = append(ev.globbed, globbedEntry{x: g, ok: ok})
+		if !ok {
+			return false
+		}
+		x = &ev.globbed[len(ev.globbed)-1].x
+	}
+	for i := range s.all {
+		if s.all[i].expandsTo(x, home) {
+			return true
+		}
+	}
+	return false
+}
+
+// programIndex looks each command's program up in the policy's index, once per decision.
+func (ev *evaluation) programIndex() {
+	if ev.cmdPrograms != nil {
+		return
+	}
+	pol := ev.engine.policy
+	cmds := ev.action.Command.Commands
+	ev.cmdPrograms = make([]bitset, len(cmds))
+	ev.programs = make(bitset, (pol.programBits+63)/64)
+	for i := range cmds {
+		b := pol.programMatches[cmds[i].Program]
+		ev.cmdPrograms[i] = b
+		ev.programs.union(b)
+	}
 }
 
 // cmdFacts are what several rules ask of one simple command, computed once per decision.
 type cmdFacts struct {
-	flags    map[string]bool
+	flags    []string // flagSet's flags, sorted
 	operands []string
-	paths    []string       // operands resolved against the command's directory
-	value    map[string]any // the command as conditions see it
+	paths    []string // operands resolved against the command's directory
+	value    *lazyMap // the command as conditions see it
 }
 
 func (ev *evaluation) facts(i int) *cmdFacts {
@@ -389,7 +561,7 @@ func (ev *evaluation) facts(i int) *cmdFacts {
 		return f
 	}
 	c := &ev.action.Command.Commands[i]
-	f := &cmdFacts{flags: flagSet(c.Argv), operands: operands(c.Argv)}
+	f := &cmdFacts{flags: flagList(c.Argv), operands: operands(c.Argv)}
 	f.paths = make([]string, len(f.operands))
 	for j, o := range f.operands {
 		f.paths[j] = paths.Resolve(o, dirOf(*c, ev.action.Cwd), ev.action.Home)
@@ -398,21 +570,36 @@ func (ev *evaluation) facts(i int) *cmdFacts {
 	return f
 }
 
-// commandValue is simple command i as conditions see it: with its flags, operands and paths.
-func (ev *evaluation) commandValue(i int) map[string]any {
+// commandViewFields are the fields of a simple command as conditions see it.
+var commandViewFields = append(slices.Clip(simpleCommandFields), "flags", "operands", "paths")
+
+// commandField is field k of simple command i as conditions see it: the command's own fields,
+// and its flags, operands and paths.
+func (ev *evaluation) commandField(i int, k string) (any, bool) {
+	switch k {
+	case "flags":
+		return stringList(ev.facts(i).flags), true
+	case "operands":
+		return stringList(ev.facts(i).operands), true
+	case "paths":
+		return stringList(ev.facts(i).paths), true
+	}
+	return simpleCommandField(&ev.action.Command.Commands[i], k)
+}
+
+// commandValue is simple command i as conditions see it, each field built on first read.
+func (ev *evaluation) commandValue(i int) *lazyMap {
 	f := ev.facts(i)
 	if f.value == nil {
-		flags := make([]string, 0, len(f.flags))
-		for k := range f.flags {
-			flags = append(flags, k)
-		}
-		sort.Strings(flags)
-		f.value = simpleCommandValue(ev.action.Command.Commands[i])
-		f.value["flags"] = stringList(flags)
-		f.value["operands"] = stringList(f.operands)
-		f.value["paths"] = stringList(f.paths)
+		f.value = &lazyMap{names: commandViewFields, adapter: celAdapter(),
+			field: func(k string) (any, bool) { return ev.commandField(i, k) }}
 	}
 	return f.value
+}
+
+// commandMap is commandValue(i) whole, as a Go map.
+func (ev *evaluation) commandMap(i int) map[string]any {
+	return wholeMap(commandViewFields, func(k string) (any, bool) { return ev.commandField(i, k) })
 }
 
 // builtins are the engine's own judgements: lines it could not parse, programs it cannot name.
@@ -453,24 +640,24 @@ func spanText(line string, s cavra.Span) string {
 	return line[s.Start:s.End]
 }
 
-// rule evaluates r; on a match it returns what matched.
-func (ev *evaluation) rule(r *rule) (cavra.Match, bool, error) {
+// rule evaluates r; on a match it returns what matched, else nil.
+func (ev *evaluation) rule(r *rule) (*cavra.Match, error) {
 	for i := range r.matches {
 		m := &r.matches[i]
 		if !ev.actionLevel(m) {
 			continue
 		}
 		found, err := ev.subjects(m, r)
-		if err != nil || found != nil {
-			if found == nil {
-				return cavra.Match{}, false, err
-			}
+		if err != nil {
+			return nil, err
+		}
+		if found != nil {
 			found.RuleID, found.Outcome, found.Severity = r.ID, r.outcome, r.severity
 			found.Message, found.Remediation, found.Compliance = r.Message, r.Remediation, r.Compliance
-			return *found, true, err
+			return found, nil
 		}
 	}
-	return cavra.Match{}, false, nil
+	return nil, nil
 }
 
 func (ev *evaluation) actionLevel(m *compiledMatch) bool {
@@ -501,12 +688,8 @@ func (ev *evaluation) actionLevel(m *compiledMatch) bool {
 			return false
 		}
 		if m.programSet != nil {
-			for _, c := range a.Command.Commands {
-				if m.programSet[c.Program] {
-					return true
-				}
-			}
-			return false
+			ev.programIndex()
+			return ev.programs.has(m.programBit)
 		}
 	case subjectFile:
 		return len(a.Files) > 0
@@ -532,22 +715,27 @@ func anyExact(list []string, v string) bool {
 	return false
 }
 
-// subjects finds the first subject of m's type that satisfies m and r's condition.
+// subjects finds the first subject of m's type that satisfies m and r's condition. What
+// matched is described only once found: most candidates fail the condition.
 func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) {
 	a := &ev.action
-	check := func(subject any, hit *cavra.Match) (*cavra.Match, error) {
+	pass := func(subject any) (bool, error) {
 		if r.cond == nil {
-			return hit, nil
+			return true, nil
 		}
-		ok, err := r.cond.eval(ev.celAction, subject)
-		if err != nil || !ok {
-			return nil, err
+		sub, err := subjectValue(subject)
+		if err != nil {
+			return false, err
 		}
-		return hit, nil
+		ev.in = celInput{ev: ev, subject: sub}
+		return r.cond.eval(&ev.in)
 	}
 	switch m.subject {
 	case subjectAction:
-		return check(nil, &cavra.Match{Subject: "action", Text: string(a.Kind)})
+		if ok, err := pass(nil); err != nil || !ok {
+			return nil, err
+		}
+		return &cavra.Match{Subject: "action", Text: string(a.Kind)}, nil
 	case subjectCommand:
 		if a.Command == nil {
 			return nil, nil
@@ -556,23 +744,27 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 			if !ev.commandMatches(m, i) {
 				continue
 			}
-			span := a.Command.Commands[i].Span
-			hit := &cavra.Match{Subject: "command", Text: spanText(a.Command.Line, span), Span: &span}
 			var view any
 			if r.cond != nil {
 				view = ev.commandValue(i)
 			}
-			if h, err := check(view, hit); h != nil || err != nil {
-				return h, err
+			if ok, err := pass(view); err != nil || !ok {
+				if err != nil {
+					return nil, err
+				}
+				continue
 			}
+			span := a.Command.Commands[i].Span
+			return &cavra.Match{Subject: "command", Text: spanText(a.Command.Line, span), Span: &span}, nil
 		}
 	case subjectFile:
-		for _, f := range a.Files {
+		for i := range a.Files {
+			f := &a.Files[i]
 			if !ev.fileMatches(m, f) {
 				continue
 			}
-			if h, err := check(f, &cavra.Match{Subject: "file", Text: f.Path}); h != nil || err != nil {
-				return h, err
+			if ok, err := pass(*f); err != nil || ok {
+				return hit(err, "file", f.Path)
 			}
 		}
 	case subjectGit:
@@ -580,40 +772,51 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 			if !gitMatches(m, g) {
 				continue
 			}
-			if h, err := check(g, &cavra.Match{Subject: "git", Text: describeGit(g)}); h != nil || err != nil {
-				return h, err
+			if ok, err := pass(g); err != nil || ok {
+				return hit(err, "git", describeGit(g))
 			}
 		}
 	case subjectMCP:
 		if a.MCP != nil && m.mcpServers.any(a.MCP.Server, "") && m.mcpTools.any(a.MCP.Tool, "") {
-			return check(a.MCP, &cavra.Match{Subject: "mcp", Text: a.MCP.Server + "/" + a.MCP.Tool})
+			if ok, err := pass(a.MCP); err != nil || ok {
+				return hit(err, "mcp", a.MCP.Server+"/"+a.MCP.Tool)
+			}
 		}
 	case subjectNetwork:
 		for _, n := range a.Network {
 			if !networkMatches(m, n) {
 				continue
 			}
-			if h, err := check(n, &cavra.Match{Subject: "network", Text: n.URL}); h != nil || err != nil {
-				return h, err
+			if ok, err := pass(n); err != nil || ok {
+				return hit(err, "network", n.URL)
 			}
 		}
 	case subjectSecret:
 		for _, s := range ev.secretHits() {
-			if m.paths != nil && !m.paths.hit(s.Path, a.Home) || m.notPaths.hit(s.Path, a.Home) {
+			if m.paths != nil && !m.pathSet.hit(s.Path, a.Home) || m.notPathSet.hit(s.Path, a.Home) {
 				continue
 			}
-			if h, err := check(s, &cavra.Match{Subject: "content", Text: s.RuleID + ": " + s.Redacted}); h != nil || err != nil {
-				return h, err
+			if ok, err := pass(s); err != nil || ok {
+				return hit(err, "content", s.RuleID+": "+s.Redacted)
 			}
 		}
 	}
 	return nil, nil
 }
 
+// hit is what subjects returns for a subject that passed its condition, or failed it with err.
+func hit(err error, subject, text string) (*cavra.Match, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &cavra.Match{Subject: subject, Text: text}, nil
+}
+
 func (ev *evaluation) commandMatches(m *compiledMatch, i int) bool {
 	c := &ev.action.Command.Commands[i]
 	if m.programSet != nil {
-		if !m.programSet[c.Program] {
+		ev.programIndex()
+		if !ev.cmdPrograms[i].has(m.programBit) {
 			return false
 		}
 	} else if !m.programs.any(c.Program, "") {
@@ -637,14 +840,14 @@ func (ev *evaluation) commandMatches(m *compiledMatch, i int) bool {
 	if len(m.Flags)+len(m.AnyFlags) > 0 {
 		flags := ev.facts(i).flags
 		for _, f := range m.Flags {
-			if !flags[strings.TrimLeft(f, "-")] {
+			if !hasFlag(flags, strings.TrimLeft(f, "-")) {
 				return false
 			}
 		}
 		if len(m.AnyFlags) > 0 {
 			found := false
 			for _, f := range m.AnyFlags {
-				if flags[strings.TrimLeft(f, "-")] {
+				if hasFlag(flags, strings.TrimLeft(f, "-")) {
 					found = true
 					break
 				}
@@ -672,7 +875,7 @@ func (ev *evaluation) commandMatches(m *compiledMatch, i int) bool {
 	if len(m.Paths) > 0 {
 		found := false
 		for _, p := range ev.facts(i).paths {
-			if m.paths.pathHit(p, ev.action.Home) && !m.notPaths.hit(p, ev.action.Home) {
+			if ev.pathHit(&m.pathSet, p) && !m.notPathSet.hit(p, ev.action.Home) {
 				found = true
 				break
 			}
@@ -707,17 +910,17 @@ func subcommandMatches(seqs [][]string, ops []string) bool {
 	return false
 }
 
-func (ev *evaluation) fileMatches(m *compiledMatch, f cavra.FileOp) bool {
+func (ev *evaluation) fileMatches(m *compiledMatch, f *cavra.FileOp) bool {
 	if m.ops != nil && !m.ops[string(f.Op)] {
 		return false
 	}
 	home := ev.action.Home
 	if m.paths != nil {
-		if !m.paths.pathHit(f.Path, home) && (f.To == "" || !m.paths.pathHit(f.To, home)) {
+		if !ev.pathHit(&m.pathSet, f.Path) && (f.To == "" || !ev.pathHit(&m.pathSet, f.To)) {
 			return false
 		}
 	}
-	if m.notPaths != nil && m.notPaths.hit(f.Path, home) && (f.To == "" || m.notPaths.hit(f.To, home)) {
+	if m.notPaths != nil && m.notPathSet.hit(f.Path, home) && (f.To == "" || m.notPathSet.hit(f.To, home)) {
 		return false
 	}
 	if m.content != nil && !m.content.MatchString(f.Content) {

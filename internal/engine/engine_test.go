@@ -418,7 +418,7 @@ func TestCELValuesMatchJSON(t *testing.T) {
 		for j, c := range n.Command.Commands {
 			f := ev.facts(j)
 			flags := make([]string, 0, len(f.flags))
-			for k := range f.flags {
+			for k := range flagSet(c.Argv) {
 				flags = append(flags, k)
 			}
 			sort.Strings(flags)
@@ -428,7 +428,7 @@ func TestCELValuesMatchJSON(t *testing.T) {
 				Operands []string `json:"operands"`
 				Paths    []string `json:"paths"`
 			}{c, flags, nonNil(f.operands), nonNil(f.paths)})
-			g, _ := toCEL(ev.commandValue(j))
+			g, _ := toCEL(ev.commandMap(j))
 			if !reflect.DeepEqual(g, w) {
 				t.Errorf("command value differs\n got %v\nwant %v", g, w)
 			}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -13,7 +14,10 @@ type glob struct {
 	pattern string
 	kind    globKind
 	lit     string // the literal, prefix or suffix
-	dir     string // globDirStarts: the directory, with its trailing slash
+	dir     string // globDirStarts, globDirStar: the directory, with its trailing slash
+	// pieces are the literal parts between the stars of a one-element pattern such as
+	// "*SECRET*" or "service-account*.json" (globStar, globBaseStar, globDirStar).
+	pieces []string
 	// homeRelative patterns ("~/.ssh/**") match paths under the action's home directory.
 	homeRelative bool
 }
@@ -23,11 +27,16 @@ type globKind int
 const (
 	globExact      globKind = iota // "main"
 	globPrefix                     // "/etc/**": the literal "/etc" or anything under "/etc/"
-	globSuffix                     // "**/.env": a last element equal to lit, at any depth
+	globSuffix                     // "**/.env", "**/.git/gc.log": last elements equal to lit, at any depth
+	globUnder                      // "**/.git/**": the elements lit, or anything under them, at any depth
 	globBaseEnds                   // "**/*.pem": a last element ending in lit, at any depth
 	globBaseStarts                 // "**/.env.*": a last element starting with lit, at any depth
 	globDirStarts                  // "/dev/sd*": in directory dir, a name starting with lit
-	globGeneral                    // anything else
+	globStar                       // "*TOKEN*": one element matching pieces
+	globBaseStar                   // "**/iam_*.tf": a last element matching pieces, at any depth
+	globDirStar                    // ".ssh/*_rsa": in directory dir, a name matching pieces
+	globGeneral                    // anything else, by doublestar
+	globInvalid                    // a malformed pattern, which matches nothing
 )
 
 func compileGlob(p string) glob {
@@ -46,15 +55,28 @@ func compileGlob(p string) glob {
 		g.kind, g.lit = globExact, p
 	case strings.HasSuffix(p, "/**") && !hasMeta(p[:len(p)-3]):
 		g.kind, g.lit = globPrefix, p[:len(p)-3]
-	case strings.HasPrefix(p, "**/") && !hasMeta(p[3:]) && !strings.Contains(p[3:], "/"):
+	case strings.HasPrefix(p, "**/") && !hasMeta(p[3:]) && literalElements(p[3:]):
 		g.kind, g.lit = globSuffix, p[3:]
+	case strings.HasPrefix(p, "**/") && strings.HasSuffix(p, "/**") && len(p) > 6 && !hasMeta(p[3:len(p)-3]) &&
+		literalElements(p[3:len(p)-3]):
+		g.kind, g.lit = globUnder, p[3:len(p)-3]
 	case strings.HasPrefix(p, "**/*") && !hasMeta(p[4:]) && !strings.Contains(p[4:], "/"):
 		g.kind, g.lit = globBaseEnds, p[4:]
 	case strings.HasPrefix(p, "**/") && strings.HasSuffix(p, "*") && !hasMeta(p[3:len(p)-1]) && !strings.Contains(p[3:], "/"):
 		g.kind, g.lit = globBaseStarts, p[3:len(p)-1]
+	case starElement(p):
+		g.kind, g.pieces = globStar, strings.Split(p, "*")
+	case strings.HasPrefix(p, "**/") && starElement(p[3:]):
+		g.kind, g.pieces = globBaseStar, strings.Split(p[3:], "*")
 	default:
-		if i := strings.LastIndexByte(p, '/'); i >= 0 && strings.HasSuffix(p, "*") && !hasMeta(p[:len(p)-1]) {
+		i := strings.LastIndexByte(p, '/')
+		switch {
+		case i >= 0 && strings.HasSuffix(p, "*") && !hasMeta(p[:len(p)-1]):
 			g.kind, g.dir, g.lit = globDirStarts, p[:i+1], p[i+1:len(p)-1]
+		case i > 0 && !hasMeta(p[:i]) && starElement(p[i+1:]):
+			g.kind, g.dir, g.pieces = globDirStar, p[:i+1], strings.Split(p[i+1:], "*")
+		case !doublestar.ValidatePattern(p):
+			g.kind = globInvalid
 		}
 	}
 	return g
@@ -70,6 +92,39 @@ func base(v string) string {
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, `*?[{\`) }
 
+// literalElements reports whether s is one or more non-empty path elements, such as ".git/gc.log".
+func literalElements(s string) bool {
+	return s != "" && s[0] != '/' && s[len(s)-1] != '/' && !strings.Contains(s, "//")
+}
+
+// starElement reports whether s is one path element whose only glob character is '*', with
+// no two stars in a row (which would make "**").
+func starElement(s string) bool {
+	return strings.Contains(s, "*") && !strings.ContainsAny(s, `/?[{\`) && !strings.Contains(s, "**")
+}
+
+// matchPieces reports whether the one element v is pieces joined by runs of any characters,
+// which is how a one-element pattern with only '*' matches. Taking each middle piece at its
+// first occurrence is enough: a later one leaves less room for the rest.
+func matchPieces(pieces []string, v string) bool {
+	if strings.IndexByte(v, '/') >= 0 {
+		return false
+	}
+	first, last := pieces[0], pieces[len(pieces)-1]
+	if len(v) < len(first)+len(last) || !strings.HasPrefix(v, first) || !strings.HasSuffix(v, last) {
+		return false
+	}
+	v = v[len(first) : len(v)-len(last)]
+	for _, piece := range pieces[1 : len(pieces)-1] {
+		i := strings.Index(v, piece)
+		if i < 0 {
+			return false
+		}
+		v = v[i+len(piece):]
+	}
+	return true
+}
+
 // match reports whether v matches; home is the action's home for "~/" patterns.
 func (g *glob) match(v, home string) bool {
 	if g.homeRelative {
@@ -80,7 +135,7 @@ func (g *glob) match(v, home string) bool {
 		if g.kind == globExact && g.lit == "" && g.pattern == "" {
 			return v == home
 		}
-		rest, ok := strings.CutPrefix(v, home+"/")
+		rest, ok := underHome(v, home)
 		if !ok {
 			return false
 		}
@@ -95,7 +150,9 @@ func (g *glob) match(v, home string) bool {
 		}
 		return v == g.lit || (strings.HasPrefix(v, g.lit) && len(v) > len(g.lit) && v[len(g.lit)] == '/')
 	case globSuffix:
-		return v == g.lit || strings.HasSuffix(v, "/"+g.lit)
+		return v == g.lit || len(v) > len(g.lit) && strings.HasSuffix(v, g.lit) && v[len(v)-len(g.lit)-1] == '/'
+	case globUnder:
+		return underElements(v, g.lit)
 	case globBaseEnds:
 		return v != "" && strings.HasSuffix(base(v), g.lit)
 	case globBaseStarts:
@@ -103,9 +160,44 @@ func (g *glob) match(v, home string) bool {
 	case globDirStarts:
 		rest, ok := strings.CutPrefix(v, g.dir)
 		return ok && strings.HasPrefix(rest, g.lit) && !strings.Contains(rest, "/")
+	case globStar:
+		return matchPieces(g.pieces, v)
+	case globBaseStar:
+		return v != "" && matchPieces(g.pieces, base(v))
+	case globDirStar:
+		rest, ok := strings.CutPrefix(v, g.dir)
+		return ok && matchPieces(g.pieces, rest)
+	case globInvalid:
+		return false
 	}
-	ok, _ := doublestar.Match(g.pattern, v)
-	return ok
+	// The pattern was validated when compiled.
+	return doublestar.MatchUnvalidated(g.pattern, v)
+}
+
+// underElements reports whether the path elements lit occur whole in v, as "**/lit/**" matches:
+// v is lit, starts with "lit/", ends with "/lit" or holds "/lit/".
+func underElements(v, lit string) bool {
+	for i := 0; i+len(lit) <= len(v); {
+		j := strings.Index(v[i:], lit)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(lit)
+		if (start == 0 || v[start-1] == '/') && (end == len(v) || v[end] == '/') {
+			return true
+		}
+		i = start + 1
+	}
+	return false
+}
+
+// underHome returns v relative to home when v is under it; home has no trailing slash. It is
+// strings.CutPrefix(v, home+"/") without building that string on every match.
+func underHome(v, home string) (string, bool) {
+	if len(v) > len(home) && v[len(home)] == '/' && strings.HasPrefix(v, home) {
+		return v[len(home)+1:], true
+	}
+	return "", false
 }
 
 type globs []glob
@@ -163,49 +255,207 @@ func (gs globs) literals() ([]string, bool) {
 // do not match a leading dot, and a last element made only of glob characters expands to nothing
 // we can name.
 func (g *glob) couldExpandTo(v, home string) bool {
+	x, ok := globbed(v)
+	return ok && g.expandsTo(&x, home)
+}
+
+// globbedPath is what matching a path holding glob characters needs to know of it, worked out
+// once for all the globs it is tried against.
+type globbedPath struct {
+	v, base string
+	// With only '*' and '?' in it, the last element keeps its text before the first and after
+	// the last of them: a candidate without that text cannot match, and most cannot.
+	filter         bool
+	prefix, suffix string
+	// When the only glob characters are one {a,b} group in the last element, the last elements
+	// it expands to: a candidate matches when equal to one.
+	expansions []string
+}
+
+// globbed describes v, and reports whether v's last element holds glob characters that can
+// expand to a name: not when it has none, nor when it is made only of them.
+func globbed(v string) (globbedPath, bool) {
 	b := base(v)
-	if !hasMeta(b) || strings.Trim(b, "*?") == "" {
+	if !hasMeta(b) || onlyWildcards(b) {
+		return globbedPath{}, false
+	}
+	x := globbedPath{v: v, base: b}
+	switch {
+	case !strings.ContainsAny(v, `[]{}\`):
+		x.filter = true
+		x.prefix = b[:strings.IndexAny(b, "*?")]
+		x.suffix = b[strings.LastIndexAny(b, "*?")+1:]
+	case !strings.ContainsAny(v, `*?[]\`) && strings.Count(v, "{") == 1 && strings.Count(v, "}") == 1:
+		open, end := strings.IndexByte(b, '{'), strings.IndexByte(b, '}')
+		if open >= 0 && open < end {
+			for _, alt := range strings.Split(b[open+1:end], ",") {
+				x.expansions = append(x.expansions, b[:open]+alt+b[end+1:])
+			}
+		}
+	}
+	return x, true
+}
+
+func (g *glob) expandsTo(x *globbedPath, home string) bool {
+	// Only a literal path, or one literal element at any depth, names a file.
+	if g.kind != globExact && (g.kind != globSuffix || strings.IndexByte(g.lit, '/') >= 0) {
 		return false
 	}
+	v, b := x.v, x.base
 	if g.homeRelative {
 		if home == "" {
 			return false
 		}
-		rest, ok := strings.CutPrefix(v, strings.TrimSuffix(home, "/")+"/")
+		rest, ok := underHome(v, strings.TrimSuffix(home, "/"))
 		if !ok {
 			return false
 		}
 		v = rest
 	}
-	var candidate string
-	switch g.kind {
-	case globExact:
-		candidate = g.lit
-	case globSuffix:
-		candidate = v[:len(v)-len(b)] + g.lit
-	default:
-		return false
+	dir := v[:len(v)-len(b)]
+	var cb string // the candidate's last element
+	if g.kind == globExact {
+		cb = base(g.lit)
+		if !hasMeta(dir) && (!strings.HasPrefix(g.lit, dir) || len(g.lit)-len(cb) != len(dir)) {
+			return false // not in v's directory, which is literal text
+		}
+	} else {
+		cb = g.lit
 	}
-	cb := base(candidate)
 	if strings.HasPrefix(cb, ".") && !strings.HasPrefix(b, ".") {
 		return false
+	}
+	switch {
+	case x.filter:
+		if len(cb) < len(x.prefix)+len(x.suffix) || !strings.HasPrefix(cb, x.prefix) || !strings.HasSuffix(cb, x.suffix) {
+			return false
+		}
+	case x.expansions != nil:
+		return slices.Contains(x.expansions, cb)
+	}
+	candidate := g.lit
+	if g.kind == globSuffix {
+		candidate = dir + g.lit
 	}
 	ok, _ := doublestar.Match(v, candidate)
 	return ok
 }
 
+// onlyWildcards reports whether s is made only of '*' and '?'.
+func onlyWildcards(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != '*' && s[i] != '?' {
+			return false
+		}
+	}
+	return true
+}
+
 // pathHit is hit for a path, also counting a globbed path that could expand to a named file.
 func (gs globs) pathHit(v, home string) bool {
-	if gs.hit(v, home) {
-		return true
-	}
-	if !hasMeta(base(v)) {
+	return gs.hit(v, home) || gs.couldExpandTo(v, home)
+}
+
+// couldExpandTo reports whether v, a path holding glob characters, could expand to a file one
+// of the globs names.
+func (gs globs) couldExpandTo(v, home string) bool {
+	x, ok := globbed(v)
+	if !ok {
 		return false
 	}
 	for i := range gs {
-		if gs[i].couldExpandTo(v, home) {
+		if gs[i].expandsTo(&x, home) {
 			return true
 		}
 	}
 	return false
+}
+
+// globSet holds a list of globs for matching many values: those that are a literal path, a
+// literal directory with everything under it, or a literal last element are looked up, not
+// tried one by one. A file rule names dozens of files, and every path of every action meets them.
+type globSet struct {
+	all  globs
+	top  literalGlobs    // patterns of absolute or relative paths
+	home literalGlobs    // home-relative patterns, matched on the path under home
+	base map[string]bool // globSuffix patterns of one element ("**/.env"): the element
+	rest globs           // the others
+}
+
+// literalGlobs are exact paths and directories ("/etc/**": "/etc"), looked up.
+type literalGlobs struct {
+	exact, under map[string]bool
+}
+
+func (s *literalGlobs) add(g glob) bool {
+	switch {
+	case g.kind == globExact && g.lit != "":
+		s.exact = addTo(s.exact, g.lit)
+	case g.kind == globPrefix && g.lit != "":
+		s.under = addTo(s.under, g.lit)
+	default:
+		return false
+	}
+	return true
+}
+
+// hit reports whether v is one of the exact paths or under one of the directories.
+func (s *literalGlobs) hit(v string) bool {
+	if s.exact[v] || s.under[v] {
+		return true
+	}
+	if s.under == nil {
+		return false
+	}
+	for i := 1; i < len(v); i++ {
+		if v[i] == '/' && s.under[v[:i]] {
+			return true
+		}
+	}
+	return false
+}
+
+func addTo(m map[string]bool, k string) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	m[k] = true
+	return m
+}
+
+func compileGlobSet(patterns []string) globSet {
+	s := globSet{all: compileGlobs(patterns)}
+	for _, g := range s.all {
+		switch {
+		case g.homeRelative:
+			if !s.home.add(g) {
+				s.rest = append(s.rest, g)
+			}
+		case s.top.add(g):
+		case g.kind == globSuffix && strings.IndexByte(g.lit, '/') < 0:
+			// v is lit or ends in "/"+lit exactly when its last element is lit.
+			s.base = addTo(s.base, g.lit)
+		default:
+			s.rest = append(s.rest, g)
+		}
+	}
+	return s
+}
+
+// hit is globs.hit.
+func (s *globSet) hit(v, home string) bool {
+	if s.top.hit(v) || s.base[base(v)] {
+		return true
+	}
+	if home != "" && (s.home.exact != nil || s.home.under != nil) {
+		if rest, ok := underHome(v, strings.TrimSuffix(home, "/")); ok && s.home.hit(rest) {
+			return true
+		}
+	}
+	return s.rest.hit(v, home)
+}
+
+// pathHit is globs.pathHit.
+func (s *globSet) pathHit(v, home string) bool {
+	return s.hit(v, home) || s.all.couldExpandTo(v, home)
 }

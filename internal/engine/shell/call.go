@@ -49,10 +49,14 @@ func (w *walker) call(x *syntax.CallExpr, s *syntax.Stmt, sc scope, st *state, c
 			env[a.Name.Value] = w.assignValue(a, sc, st).val
 		}
 	}
-	var argv []field
-	for _, word := range x.Args {
+	argv := make([]field, 0, len(x.Args)) // most words are one field
+	for i, word := range x.Args {
+		// A program name made by a substitution stays unknown, even $(echo rm): the engine asks
+		// before running a program it cannot name, which is stricter than naming it.
+		w.noFold = i == 0
 		argv = w.fields(word, sc, st, argv)
 	}
+	w.noFold = false
 	spanStart := stmtSpanStart(s, x.Pos())
 	if sc.timeAt.IsValid() && spanStart.After(sc.timeAt) {
 		spanStart = sc.timeAt // `time cmd`: the span covers the keyword, like any wrapper's
@@ -264,6 +268,10 @@ func (w *walker) simple(argv []field, env map[string]string, wrappers []string, 
 	if len(cmd) == 0 || cmd[0].val == "" {
 		return nil // nothing runs: an empty command name is "command not found"
 	}
+	// Only a direct call runs the function: sudo f, command f or env f run a program named f.
+	if sc := cx.sc; i == 0 && sc.fn != "" && sc.forked && !sc.branch && !cmd[0].dyn && cmd[0].val == sc.fn {
+		via = ViaForkBomb
+	}
 	c := w.newCommand(cmd, env, wrappers, via, cx.sc, dir, cx.span)
 	if err := w.emit(c); err != nil {
 		return err
@@ -325,6 +333,10 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 			nested.home = ""
 			return w.payload(text, nested, &state{}, ViaSSH, cx.fieldsSpan(remote), dyn)
 		}
+	case containerRunners[prog]:
+		return w.containerExec(prog, args, wrappers, cx)
+	case prog == "git" || prog == "hub":
+		return w.gitCommands(c, args, env, nested, cx)
 	case prog == "watch":
 		if rest := watchCommand(args); len(rest) > 0 {
 			text, dyn := joinFields(rest)

@@ -17,7 +17,15 @@
 //     "pipeline", because each runs in its own subshell with redirected stdio.
 //   - Commands nested in a payload inherit the wrappers and environment of the command that
 //     ran it: `sudo bash -c 'rm x'` yields bash and rm, both with Wrappers [sudo].
-//   - An ssh remote command has Via "ssh" and no Dir; its redirections are not local files.
+//   - An ssh remote command has Via "ssh" and no Dir; its redirections are not local files. A
+//     command run in a container or pod (docker/podman/nerdctl exec|run|create, docker compose
+//     exec|run, kubectl/oc exec|run|debug, lxc/incus exec) is handled the same way with Via
+//     "container", and its runner (docker, kubectl, ...) is appended to Wrappers, so commands
+//     nested further (docker exec c sh -c '...') still say where they run; see InContainer.
+//   - Shell commands that git runs from its configuration (-c core.pager=..., git config
+//     alias.x '!...', GIT_SSH_COMMAND=..., ext:: remote URLs) have Via "git".
+//   - A function that calls itself unconditionally in a forked process (:(){ :|:& };:) has that
+//     call marked Via "fork bomb".
 //   - A line too large or too deeply nested to judge safely is an error, like a syntax error.
 package shell
 
@@ -64,6 +72,9 @@ const (
 	ViaAlias        = "alias"
 	ViaEnvSplit     = "env -S"
 	ViaPipedScript  = "piped script" // `echo 'rm -rf /' | sh`: literal text piped into a shell
+	ViaContainer    = "container"    // docker exec C cmd, kubectl exec pod -- cmd
+	ViaGit          = "git"          // a shell command in a git config value or an ext:: URL
+	ViaForkBomb     = "fork bomb"    // f(){ f|f& }: a function that forks itself without end
 )
 
 const (
@@ -133,6 +144,10 @@ type walker struct {
 	expandBudget int // bytes of variable values that may still be substituted
 	// stdinShell is set when the last command walked was a shell reading its script from stdin.
 	stdinShell *pendingShell
+	// noFold keeps the substitutions of the word being expanded unknown (see call); foldDepth
+	// bounds how deeply nested substitutions are folded into their output.
+	noFold    bool
+	foldDepth int
 }
 
 // scope is the lexical context of the nodes being walked. It is passed by value: entering a
@@ -146,7 +161,14 @@ type scope struct {
 	depth    int
 	dynamic  bool // the payload text itself was not fully known
 	remote   bool // an ssh remote command: no local directory, no local files
-	home     string
+	// fn is the function whose body is being walked; forked says a fork (pipeline, background
+	// job, subshell, substitution) was entered since, and branch says a branch that may not run
+	// (if, loop, case, && or ||). A call to fn that is forked and not in a branch never ends.
+	// (The bools sit together: at 128 bytes or less a scope is copied into closures rather
+	// than moved to the heap.)
+	forked, branch bool
+	fn             string
+	home           string
 	// timeAt is the position of a `time` keyword whose simple command's span it starts.
 	timeAt syntax.Pos
 }
@@ -164,6 +186,9 @@ func (w *walker) parse(text string) (*syntax.File, error) {
 	}
 	if d := bracketDepth(text); d > maxBracketDepth {
 		return nil, fmt.Errorf("brackets nest %d deep, more than the limit of %d", d, maxBracketDepth)
+	}
+	if f, ok := parseSimple(text); ok {
+		return f, nil
 	}
 	p := parserPool.Get().(*syntax.Parser)
 	f, err := p.Parse(strings.NewReader(text), "")
@@ -187,6 +212,9 @@ func (w *walker) payload(text string, sc scope, st *state, via string, span cavr
 	sc.src = text
 	sc.override = &span
 	sc.timeAt = syntax.Pos{}
+	if via != ViaEval {
+		sc.fn = "" // a new shell process does not know the functions of this one
+	}
 	sc.via = via
 	sc.depth++
 	sc.dynamic = sc.dynamic || dynamic
@@ -228,6 +256,7 @@ func (w *walker) stmts(list []*syntax.Stmt, sc scope, st *state) error {
 func (w *walker) stmt(s *syntax.Stmt, sc scope, st *state) error {
 	if s.Background || s.Coprocess || s.Disown {
 		st = st.clone() // an asynchronous job runs in a subshell: its cd does not leak out
+		sc.forked = true
 	}
 	dirBefore := st.dir
 	var consumed map[*syntax.Redirect]bool
@@ -253,10 +282,13 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 		if err := w.stmt(x.X, sc, st); err != nil {
 			return err
 		}
-		return w.stmt(x.Y, sc, st)
+		second := sc
+		second.branch = true // x && y, x || y: y may not run
+		return w.stmt(x.Y, second, st)
 	case *syntax.Subshell:
 		sub := sc
 		sub.via = ViaSubshell
+		sub.forked = true
 		return w.stmts(x.Stmts, sub, st.clone())
 	case *syntax.Block:
 		return w.stmts(x.Stmts, sc, st)
@@ -267,13 +299,17 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 			return err
 		}
 		body := st.clone()
-		if err := w.stmts(x.Do, sc, body); err != nil {
+		loop := sc
+		loop.branch = true
+		if err := w.stmts(x.Do, loop, body); err != nil {
 			return err
 		}
 		st.merge(st.clone(), body)
 		return nil
 	case *syntax.ForClause:
 		body := st.clone()
+		inLoop := sc
+		inLoop.branch = true
 		switch loop := x.Loop.(type) {
 		case *syntax.WordIter:
 			for _, item := range loop.Items {
@@ -294,7 +330,7 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 				}
 			}
 		}
-		if err := w.stmts(x.Do, sc, body); err != nil {
+		if err := w.stmts(x.Do, inLoop, body); err != nil {
 			return err
 		}
 		st.merge(st.clone(), body)
@@ -313,7 +349,9 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 				}
 			}
 			branch := st.clone()
-			if err := w.stmts(item.Stmts, sc, branch); err != nil {
+			arm := sc
+			arm.branch = true
+			if err := w.stmts(item.Stmts, arm, branch); err != nil {
 				return err
 			}
 			outcomes = append(outcomes, branch)
@@ -324,6 +362,10 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 		// The body is judged where it is defined, whether or not the line calls it.
 		body := sc
 		body.via = ViaFunction
+		body.fn, body.forked, body.branch = "", false, false
+		if x.Name != nil {
+			body.fn = x.Name.Value
+		}
 		if x.Body == nil {
 			return nil
 		}
@@ -365,6 +407,7 @@ func (w *walker) command(cmd syntax.Command, s *syntax.Stmt, sc scope, st *state
 		}
 		sub := sc
 		sub.via = ViaSubshell
+		sub.forked = true
 		return w.stmt(x.Stmt, sub, st.clone())
 	case *syntax.TestDecl:
 		if x.Body == nil {
@@ -391,6 +434,7 @@ func (w *walker) pipeline(x *syntax.BinaryCmd, sc scope, st *state) error {
 	collect(x.Y)
 	sub := sc
 	sub.via = ViaPipeline
+	sub.forked = true
 	for i, e := range elems {
 		w.stdinShell = nil
 		if err := w.stmt(e, sub, st.clone()); err != nil {
@@ -409,13 +453,15 @@ func (w *walker) ifClause(x *syntax.IfClause, sc scope, st *state) error {
 	if err := w.stmts(x.Cond, sc, st); err != nil {
 		return err
 	}
+	arm := sc
+	arm.branch = true
 	then := st.clone()
-	if err := w.stmts(x.Then, sc, then); err != nil {
+	if err := w.stmts(x.Then, arm, then); err != nil {
 		return err
 	}
 	other := st.clone()
 	if x.Else != nil {
-		if err := w.ifClause(x.Else, sc, other); err != nil {
+		if err := w.ifClause(x.Else, arm, other); err != nil {
 			return err
 		}
 	}
@@ -426,6 +472,9 @@ func (w *walker) ifClause(x *syntax.IfClause, sc scope, st *state) error {
 // substs walks every command substitution and process substitution inside n; they run in a
 // subshell of the current shell.
 func (w *walker) substs(n syntax.Node, sc scope, st *state) error {
+	if plainWord(n) {
+		return nil // nothing to walk, and the walk's closure would be allocated for every word
+	}
 	var err error
 	syntax.Walk(n, func(n syntax.Node) bool {
 		if err != nil {
@@ -444,11 +493,35 @@ func (w *walker) substs(n syntax.Node, sc scope, st *state) error {
 	return err
 }
 
+// plainWord reports whether n is a word of literal and quoted text only, which holds no
+// substitution; most words are.
+func plainWord(n syntax.Node) bool {
+	word, ok := n.(*syntax.Word)
+	if !ok || word == nil {
+		return false
+	}
+	for _, p := range word.Parts {
+		switch x := p.(type) {
+		case *syntax.Lit, *syntax.SglQuoted:
+		case *syntax.DblQuoted:
+			for _, q := range x.Parts {
+				if _, ok := q.(*syntax.Lit); !ok {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func (w *walker) substitution(list []*syntax.Stmt, sc scope, st *state) error {
 	if sc.depth+1 > w.opts.MaxDepth {
 		return fmt.Errorf("substitution nested deeper than %d levels", w.opts.MaxDepth)
 	}
 	sc.via = ViaSubstitution
+	sc.forked = true
 	sc.depth++
 	sc.timeAt = syntax.Pos{}
 	return w.stmts(list, sc, st.clone())

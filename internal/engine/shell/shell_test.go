@@ -534,8 +534,8 @@ func TestParseCommands(t *testing.T) {
 		{name: "comments only", line: "# nothing to do here\n   # really", want: []wantCmd{}},
 		{name: "empty line", line: "", want: []wantCmd{}},
 		{name: "fork bomb", line: ":(){ :|:& };:", want: []wantCmd{
-			{argv: []string{":"}, program: ":", via: "pipeline", span: ":"},
-			{argv: []string{":"}, program: ":", via: "pipeline", span: ":"},
+			{argv: []string{":"}, program: ":", via: "fork bomb", span: ":"},
+			{argv: []string{":"}, program: ":", via: "fork bomb", span: ":"},
 			{argv: []string{":"}, program: ":", span: ":"},
 		}},
 		{name: "env split string", line: "env -S 'rm -rf' /", want: []wantCmd{

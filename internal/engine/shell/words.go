@@ -34,7 +34,10 @@ const (
 
 // fieldBuilder assembles the fields of one word.
 type fieldBuilder struct {
-	out       []field
+	out []field
+	// whole is the field's text while it is one piece, kept without a copy: most fields are a
+	// single literal. cur takes over from the second piece.
+	whole     string
 	cur       strings.Builder
 	started   bool // the current field exists even if empty (a quoted part was seen)
 	dyn       bool
@@ -46,16 +49,31 @@ type fieldBuilder struct {
 
 func (b *fieldBuilder) literal(s string) {
 	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		b.progFrom = b.cur.Len() + i + 1
+		b.progFrom = b.len() + i + 1
 	}
-	b.cur.WriteString(s)
+	b.write(s)
 	b.started = true
 }
 
 func (b *fieldBuilder) dynamic(s string) {
-	b.cur.WriteString(s)
+	b.write(s)
 	b.started = true
 	b.dyn = true
+}
+
+func (b *fieldBuilder) len() int { return len(b.whole) + b.cur.Len() }
+
+func (b *fieldBuilder) write(s string) {
+	switch {
+	case b.cur.Len() == 0 && b.whole == "":
+		b.whole = s
+	case b.whole != "":
+		b.cur.WriteString(b.whole)
+		b.whole = ""
+		fallthrough
+	default:
+		b.cur.WriteString(s)
+	}
 }
 
 // expanded adds the known value of an unquoted expansion, splitting it on blanks as the shell
@@ -80,10 +98,15 @@ func (b *fieldBuilder) expanded(v string) {
 }
 
 func (b *fieldBuilder) flush() {
-	if !b.started && b.cur.Len() == 0 {
+	if !b.started && b.len() == 0 {
 		return
 	}
-	b.out = append(b.out, field{val: b.cur.String(), dyn: b.dyn, progFrom: b.progFrom, start: b.start, end: b.end})
+	val := b.whole
+	if b.cur.Len() > 0 {
+		val = b.cur.String()
+	}
+	b.out = append(b.out, field{val: val, dyn: b.dyn, progFrom: b.progFrom, start: b.start, end: b.end})
+	b.whole = ""
 	b.cur.Reset()
 	b.started, b.dyn, b.progFrom = false, false, 0
 }
@@ -204,7 +227,17 @@ func (w *walker) part(b *fieldBuilder, p syntax.WordPart, q quoting, sc scope, s
 		b.literal(sc.text(x.Pos(), x.End()))
 	case *syntax.BraceExp:
 		b.literal(sc.text(x.Pos(), x.End()))
-	default: // command, process and arithmetic substitutions: not known statically
+	case *syntax.CmdSubst:
+		if v, ok := w.foldSubst(x, sc, st); ok && w.spendExpansion(len(v)) {
+			if q == unquoted {
+				b.expanded(v)
+			} else {
+				b.literal(v)
+			}
+			return
+		}
+		b.dynamic(sc.text(p.Pos(), p.End()))
+	default: // process and arithmetic substitutions, other command substitutions: not known statically
 		b.dynamic(sc.text(p.Pos(), p.End()))
 	}
 }

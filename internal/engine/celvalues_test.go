@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/cavra-dev/cavra"
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+)
+
+// TestLazyActionBehavesAsWholeMap evaluates expressions over the lazily built action value
+// and over the whole map, which they must not tell apart.
+func TestLazyActionBehavesAsWholeMap(t *testing.T) {
+	eng := fixedEngine(mustPolicy(t, map[string]string{"p.yaml": "name: p\n"}, "p"))
+	env, err := celEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := map[string]cavra.Action{
+		"command": command(`cd x && rm -rf "$T" ~/y | tee out; git push -f origin +main; curl https://h.test`),
+		"model": {Kind: cavra.KindModelPromote, Effect: cavra.EffectPromote, Model: &cavra.ModelRef{ID: "m", Verdict: "clean"},
+			Attributes: map[string]any{"amount": 3.0}},
+		"file": {Kind: cavra.KindFileWrite, Cwd: "/repo", Files: []cavra.FileOp{{Op: cavra.FileWrite, Path: "a", Content: "c"}}},
+	}
+	exprs := []string{
+		`has(action.cwd)`, `has(action.cwd) ? action.cwd : "none"`, `action.kind`, `has(action.model) && action.model.verdict == "clean"`,
+		`has(action.command) && action.command.commands.exists(c, c.program == "rm")`, `action.command.line`,
+		`has(action.files) && action.files[0].path.endsWith("/a")`, `size(action)`, `action.exists(k, k == "home")`,
+		`"cwd" in action`, `"nope" in action`, `action == action`, `action["kind"]`, `action.nope`, `action[1]`,
+		`has(action.nope)`, `type(action) == map`, `action.all(k, k != "")`, `action.source`, `has(action.attributes.amount)`,
+		`size(action.filter(k, k.startsWith("c")))`, `string(action)`, `action.git.map(g, g.subcommand)`,
+	}
+	for name, a := range actions {
+		n, err := eng.Normalize(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, src := range exprs {
+			ast, iss := env.Compile(src)
+			if iss.Err() != nil {
+				t.Fatalf("%s: %v", src, iss.Err())
+			}
+			prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			lazy, _, lazyErr := prg.Eval(map[string]any{"action": newLazyAction(&n, env.CELTypeAdapter()), "subject": map[string]any{}})
+			whole, _, wholeErr := prg.Eval(map[string]any{"action": actionValue(&n), "subject": map[string]any{}})
+			if (lazyErr == nil) != (wholeErr == nil) {
+				t.Errorf("%s on %s: lazy error %v, whole map error %v", src, name, lazyErr, wholeErr)
+				continue
+			}
+			if lazyErr == nil && lazy.Equal(whole) != types.True {
+				t.Errorf("%s on %s: lazy %v, whole map %v", src, name, lazy, whole)
+			}
+		}
+	}
+}
+
+// TestLazyCommandBehavesAsWholeMap does the same for a simple command as a condition's subject.
+func TestLazyCommandBehavesAsWholeMap(t *testing.T) {
+	eng := fixedEngine(mustPolicy(t, map[string]string{"p.yaml": "name: p\n"}, "p"))
+	env, err := celEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := eng.Normalize(command(`cd x && sudo env A=1 rm -rf "$T" ~/y | tee out; $CMD -x; git push -f origin +main`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := []string{
+		`subject.program`, `has(subject.dynamic)`, `"r" in subject.flags`, `subject.paths.exists(p, p.startsWith("/"))`,
+		`size(subject)`, `has(subject.env) && "A" in subject.env`, `subject.argv[0]`, `subject.span.start`,
+		`subject == subject`, `size(subject.operands)`, `has(subject.wrappers) ? subject.wrappers : []`, `subject.dir`,
+		`"via" in subject`, `subject.all(k, k != "")`, `subject.nope`, `has(subject.via) && subject.via == "sudo"`,
+	}
+	for j := range n.Command.Commands {
+		for _, src := range exprs {
+			ast, iss := env.Compile(src)
+			if iss.Err() != nil {
+				t.Fatalf("%s: %v", src, iss.Err())
+			}
+			prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+			if err != nil {
+				t.Fatalf("%s: %v", src, err)
+			}
+			ev := &evaluation{engine: eng, action: n}
+			lazy, _, lazyErr := prg.Eval(map[string]any{"action": map[string]any{}, "subject": ev.commandValue(j)})
+			whole, _, wholeErr := prg.Eval(map[string]any{"action": map[string]any{}, "subject": ev.commandMap(j)})
+			if (lazyErr == nil) != (wholeErr == nil) {
+				t.Errorf("%s on command %d: lazy error %v, whole map error %v", src, j, lazyErr, wholeErr)
+				continue
+			}
+			if lazyErr == nil && lazy.Equal(whole) != types.True {
+				t.Errorf("%s on command %d: lazy %v, whole map %v", src, j, lazy, whole)
+			}
+		}
+	}
+}
+
+func TestLazyMapsHoldTheirFields(t *testing.T) {
+	for name, fields := range map[string][]string{"action": actionFields, "command": commandViewFields} {
+		if len(fields) > maxLazyFields {
+			t.Errorf("%s has %d fields, more than a lazyMap holds (%d)", name, len(fields), maxLazyFields)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package shell
+
+import (
+	"testing"
+
+	"github.com/cavra-dev/cavra"
+)
+
+// TestParseForkBombs checks that a function's unconditional, forked call to itself is marked,
+// and that recursion with a condition, or without a fork, is not.
+func TestParseForkBombs(t *testing.T) {
+	tests := []struct {
+		name  string
+		line  string
+		bombs int // commands with Via "fork bomb"
+	}{
+		{name: "classic", line: ":(){ :|:& };:", bombs: 2},
+		{name: "named", line: "bomb(){ bomb|bomb& }; bomb", bombs: 2},
+		{name: "function keyword", line: "function b { b | b & }; b", bombs: 2},
+		{name: "background then foreground", line: "f(){ f & f; }; f", bombs: 1},
+		{name: "subshell", line: "f(){ (f); }; f", bombs: 1},
+		{name: "inside sh -c", line: "sh -c 'b(){ b|b& }; b'", bombs: 2},
+		{name: "inside eval", line: "eval 'b(){ b|b& }; b'", bombs: 2},
+		{name: "plain recursion does not fork", line: "f(){ f; }; f", bombs: 0},
+		{name: "recursion behind a condition", line: "f(){ [ -n \"$1\" ] && f|f; }; f", bombs: 0},
+		{name: "recursion in a loop", line: "walk(){ for d in */; do walk \"$d\" & done; wait; }; walk", bombs: 0},
+		{name: "recursion in an if", line: "f(){ if test -d x; then f & fi; }; f", bombs: 0},
+		{name: "another function", line: "g(){ echo; }; f(){ g|g& }; f", bombs: 0},
+		{name: "new shell does not know the function", line: "f(){ sh -c 'f|f&'; }; f", bombs: 0},
+		{name: "pipeline outside a function", line: "yes | head -1 &", bombs: 0},
+		{name: "command runs the program", line: "ls(){ command ls -l \"$@\" | less; }; ls", bombs: 0},
+		{name: "wrapper runs the program", line: "f(){ nohup f & }; f", bombs: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := parseForTest(t, tt.line)
+			got := 0
+			for _, c := range res.Commands {
+				if c.Via == ViaForkBomb {
+					got++
+				}
+			}
+			if got != tt.bombs {
+				t.Errorf("%d commands via %q, want %d:\n%s", got, ViaForkBomb, tt.bombs, describe(tt.line, res.Commands))
+			}
+		})
+	}
+}
+
+// TestParseFoldedSubstitutions checks that $(echo ...) and $(printf ...) of literal text become
+// their output, and that every other substitution stays unknown.
+func TestParseFoldedSubstitutions(t *testing.T) {
+	tests := []struct {
+		name    string
+		line    string
+		argv    []string
+		dynamic bool
+	}{
+		{name: "echo", line: "cat $(echo .env)", argv: []string{"cat", ".env"}},
+		{name: "printf with split quotes", line: `cat "$(printf '.en''v')"`, argv: []string{"cat", ".env"}},
+		{name: "printf hex escape", line: `cat "$(printf '\x2eenv')"`, argv: []string{"cat", ".env"}},
+		{name: "printf %s reuses the format", line: "cat $(printf '%s\\n' a b)", argv: []string{"cat", "a", "b"}},
+		{name: "printf %b decodes", line: `cat "$(printf %b '\x2eenv')"`, argv: []string{"cat", ".env"}},
+		{name: "echo -e", line: `cat $(echo -e '\x2eenv')`, argv: []string{"cat", ".env"}},
+		{name: "echo -n and tilde", line: "cat $(echo -n ~/.ssh/id_rsa)", argv: []string{"cat", "~/.ssh/id_rsa"}},
+		{name: "known variable inside", line: "F=.env; cat $(echo $F)", argv: []string{"cat", ".env"}},
+		{name: "unquoted output is split", line: "ls $(echo a  b)", argv: []string{"ls", "a", "b"}},
+		{name: "quoted output is one word", line: `ls "$(echo 'a  b')"`, argv: []string{"ls", "a  b"}},
+		{name: "trailing newlines dropped", line: `cat "$(printf '.env\n\n')"`, argv: []string{"cat", ".env"}},
+		{name: "backquotes", line: "cat `echo .env`", argv: []string{"cat", ".env"}},
+		{name: "nested", line: "cat $(echo $(echo .env))", argv: []string{"cat", ".env"}},
+		{name: "empty output disappears", line: "ls $(echo) x", argv: []string{"ls", "x"}},
+		{name: "unknown variable inside", line: "cat $(echo $F)", argv: []string{"cat", "$(echo $F)"}, dynamic: true},
+		{name: "other program", line: "go test $(go list ./...)", argv: []string{"go", "test", "$(go list ./...)"}, dynamic: true},
+		{name: "printf other conversion", line: "cat $(printf %d 1)", argv: []string{"cat", "$(printf %d 1)"}, dynamic: true},
+		{name: "printf -v", line: "cat $(printf -v x .env)", argv: []string{"cat", "$(printf -v x .env)"}, dynamic: true},
+		{name: "redirected", line: "cat $(echo .env 2>/dev/null)", argv: []string{"cat", "$(echo .env 2>/dev/null)"}, dynamic: true},
+		{name: "two commands", line: "cat $(echo .e; echo nv)", argv: []string{"cat", "$(echo .e; echo nv)"}, dynamic: true},
+		{name: "program word stays unknown", line: "$(echo rm) -rf /", argv: []string{"$(echo rm)", "-rf", "/"}, dynamic: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := parseForTest(t, tt.line)
+			var main *cavra.SimpleCommand
+			for i := range res.Commands {
+				if res.Commands[i].Via == ViaTop {
+					main = &res.Commands[i]
+				}
+			}
+			if main == nil {
+				t.Fatalf("no top-level command:\n%s", describe(tt.line, res.Commands))
+			}
+			checkArgv(t, main, tt.argv, tt.dynamic)
+		})
+	}
+}
+
+func checkArgv(t *testing.T, c *cavra.SimpleCommand, argv []string, dynamic bool) {
+	t.Helper()
+	if len(c.Argv) != len(argv) {
+		t.Fatalf("argv %q, want %q", c.Argv, argv)
+	}
+	for i := range argv {
+		if c.Argv[i] != argv[i] {
+			t.Fatalf("argv %q, want %q", c.Argv, argv)
+		}
+	}
+	if c.Dynamic != dynamic {
+		t.Errorf("dynamic %v, want %v", c.Dynamic, dynamic)
+	}
+}
+
+// TestParseContainerCommands checks that the command a container runner runs is walked as an
+// argv, with the runner among its wrappers, no directory, and Via "container".
+func TestParseContainerCommands(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want []wantCmd
+	}{
+		{name: "docker exec sh -c", line: "docker exec -it -u root C sh -c 'rm -rf /data'", want: []wantCmd{
+			{argv: []string{"docker", "exec", "-it", "-u", "root", "C", "sh", "-c", "rm -rf /data"}, program: "docker", span: "docker exec -it -u root C sh -c 'rm -rf /data'"},
+			{argv: []string{"sh", "-c", "rm -rf /data"}, program: "sh", wrappers: []string{"docker"}, via: "container", dir: "-", span: "sh -c 'rm -rf /data'"},
+			{argv: []string{"rm", "-rf", "/data"}, program: "rm", wrappers: []string{"docker"}, via: "sh -c", dir: "-", span: "'rm -rf /data'"},
+		}},
+		{name: "docker run with options", line: "docker run --rm -e A=1 -v /x:/y -w /y img rm -rf /srv", want: []wantCmd{
+			{argv: []string{"docker", "run", "--rm", "-e", "A=1", "-v", "/x:/y", "-w", "/y", "img", "rm", "-rf", "/srv"}, program: "docker", span: "docker run --rm -e A=1 -v /x:/y -w /y img rm -rf /srv"},
+			{argv: []string{"rm", "-rf", "/srv"}, program: "rm", wrappers: []string{"docker"}, via: "container", dir: "-", span: "rm -rf /srv"},
+		}},
+		{name: "docker run entrypoint", line: "docker run --entrypoint=sh img -c id", want: []wantCmd{
+			{argv: []string{"docker", "run", "--entrypoint=sh", "img", "-c", "id"}, program: "docker", span: "docker run --entrypoint=sh img -c id"},
+			{argv: []string{"sh", "-c", "id"}, program: "sh", wrappers: []string{"docker"}, via: "container", dir: "-", span: "--entrypoint=sh img -c id"},
+			{argv: []string{"id"}, program: "id", wrappers: []string{"docker"}, via: "sh -c", dir: "-", span: "id"},
+		}},
+		{name: "docker run without command", line: "docker run -d -p 80:80 nginx", want: []wantCmd{
+			{argv: []string{"docker", "run", "-d", "-p", "80:80", "nginx"}, program: "docker", span: "docker run -d -p 80:80 nginx"},
+		}},
+		{name: "podman container exec", line: "podman container exec c ls", want: []wantCmd{
+			{argv: []string{"podman", "container", "exec", "c", "ls"}, program: "podman", span: "podman container exec c ls"},
+			{argv: []string{"ls"}, program: "ls", wrappers: []string{"podman"}, via: "container", dir: "-", span: "ls"},
+		}},
+		{name: "compose exec", line: "docker compose -f c.yml exec -T db psql", want: []wantCmd{
+			{argv: []string{"docker", "compose", "-f", "c.yml", "exec", "-T", "db", "psql"}, program: "docker", span: "docker compose -f c.yml exec -T db psql"},
+			{argv: []string{"psql"}, program: "psql", wrappers: []string{"docker"}, via: "container", dir: "-", span: "psql"},
+		}},
+		{name: "kubectl exec", line: "kubectl -n dev exec -it pod -c app -- rm -rf /x", want: []wantCmd{
+			{argv: []string{"kubectl", "-n", "dev", "exec", "-it", "pod", "-c", "app", "--", "rm", "-rf", "/x"}, program: "kubectl", span: "kubectl -n dev exec -it pod -c app -- rm -rf /x"},
+			{argv: []string{"rm", "-rf", "/x"}, program: "rm", wrappers: []string{"kubectl"}, via: "container", dir: "-", span: "rm -rf /x"},
+		}},
+		{name: "kubectl exec old form", line: "kubectl exec pod ls /", want: []wantCmd{
+			{argv: []string{"kubectl", "exec", "pod", "ls", "/"}, program: "kubectl", span: "kubectl exec pod ls /"},
+			{argv: []string{"ls", "/"}, program: "ls", wrappers: []string{"kubectl"}, via: "container", dir: "-", span: "ls /"},
+		}},
+		{name: "kubectl get runs nothing", line: "kubectl get pods -- x", want: []wantCmd{
+			{argv: []string{"kubectl", "get", "pods", "--", "x"}, program: "kubectl", span: "kubectl get pods -- x"},
+		}},
+		{name: "heredoc feeds the container shell", line: "docker exec -i c sh <<'EOF'\nrm -rf /srv\nEOF", want: []wantCmd{
+			{argv: []string{"docker", "exec", "-i", "c", "sh"}, program: "docker", span: "docker exec -i c sh <<'EOF'"},
+			{argv: []string{"sh"}, program: "sh", wrappers: []string{"docker"}, via: "container", dir: "-", span: "sh"},
+			{argv: []string{"rm", "-rf", "/srv"}, program: "rm", wrappers: []string{"docker"}, via: "heredoc", dir: "-", span: "rm -rf /srv"},
+		}},
+		{name: "sudo docker keeps sudo", line: "sudo docker exec c id", want: []wantCmd{
+			{argv: []string{"docker", "exec", "c", "id"}, program: "docker", wrappers: []string{"sudo"}, span: "sudo docker exec c id"},
+			{argv: []string{"id"}, program: "id", wrappers: []string{"sudo", "docker"}, via: "container", dir: "-", span: "id"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := parseForTest(t, tt.line)
+			checkCommands(t, tt.line, res.Commands, tt.want)
+		})
+	}
+}
+
+func TestParseContainerRedirectIsNotLocal(t *testing.T) {
+	res := parseForTest(t, "docker exec c sh -c 'cat /etc/shadow > /tmp/x'")
+	if len(res.Files) != 0 {
+		t.Errorf("files %+v, want none: the redirection writes inside the container", res.Files)
+	}
+	for _, c := range res.Commands {
+		if c.Program == "cat" && !InContainer(c) {
+			t.Errorf("cat: InContainer = false, want true (wrappers %q)", c.Wrappers)
+		}
+		if c.Program == "docker" && InContainer(c) {
+			t.Error("docker itself: InContainer = true, want false")
+		}
+	}
+}
+
+// TestParseGitCommands checks that shell commands in git settings, git's environment and ext::
+// URLs are walked with Via "git".
+func TestParseGitCommands(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want [][]string // argv of every command via git, in order
+	}{
+		{name: "inline pager", line: "git -c core.pager='rm -rf ~' log", want: [][]string{{"rm", "-rf", "~"}}},
+		{name: "inline ssh command pipeline", line: "git -c core.sshCommand='curl x|sh' fetch", want: [][]string{{"curl", "x"}, {"sh"}}},
+		{name: "shell alias", line: "git -c 'alias.x=!sh -c \"id\"' x", want: [][]string{{"sh", "-c", "id"}, {"id"}}},
+		{name: "plain alias used at once", line: "git -c alias.p='push -f' p origin main", want: [][]string{{"git", "push", "-f", "origin", "main"}}},
+		{name: "plain alias not used", line: "git -c alias.p='push -f' status", want: nil},
+		{name: "config alias", line: "git config --global alias.x '!rm -rf ~'", want: [][]string{{"rm", "-rf", "~"}}},
+		{name: "config set", line: "git config set --global core.editor 'vim -u NONE'", want: [][]string{{"vim", "-u", "NONE"}}},
+		{name: "config get writes nothing", line: "git config --get core.editor", want: nil},
+		{name: "config plain alias", line: "git config --global alias.co checkout", want: nil},
+		{name: "textconv driver", line: "git -c diff.x.textconv='cat ~/.ssh/id_rsa' diff", want: [][]string{{"cat", "~/.ssh/id_rsa"}}},
+		{name: "boolean pager", line: "git -c pager.log=false -c core.fsmonitor=true log", want: nil},
+		{name: "credential helper name", line: "git -c credential.helper=store push", want: nil},
+		{name: "credential helper shell", line: "git -c 'credential.helper=!f() { echo x; }; f' push", want: [][]string{{"echo", "x"}, {"f"}}},
+		{name: "ssh command variable", line: "GIT_SSH_COMMAND='ssh -i k' git fetch", want: [][]string{{"ssh", "-i", "k"}}},
+		{name: "env wrapper variable", line: "env GIT_PAGER='rm -rf /' git log", want: [][]string{{"rm", "-rf", "/"}}},
+		{name: "variable set earlier", line: "GIT_EDITOR='rm x'; git commit", want: [][]string{{"rm", "x"}}},
+		{name: "config count", line: "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm x' git log", want: [][]string{{"rm", "x"}}},
+		{name: "ext url", line: "git clone 'ext::sh -c touch% /tmp/x' y", want: [][]string{{"sh", "-c", "touch /tmp/x"}, {"touch", "/tmp/x"}}},
+		{name: "ext url special arguments", line: "git clone 'ext::ssh -p 22 %G host %S' y", want: [][]string{{"ssh", "-p", "22", "host", "git-upload-pack"}, {"git-upload-pack"}}},
+		{name: "ordinary settings", line: "git -c user.name=x -c color.ui=always commit -m 'a|b'", want: nil},
+		{name: "hub", line: "hub -c core.pager='rm x' log", want: [][]string{{"rm", "x"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := parseForTest(t, tt.line)
+			// Every command after the git command itself comes from its settings, and the first
+			// of them is reached via git.
+			var got [][]string
+			for _, c := range res.Commands[1:] {
+				got = append(got, c.Argv)
+			}
+			if len(got) > 0 && res.Commands[1].Via != ViaGit && res.Commands[1].Via != ViaFunction && res.Commands[1].Via != ViaPipeline {
+				t.Errorf("first nested command via %q, want %q", res.Commands[1].Via, ViaGit)
+			}
+			if !equalArgvs(got, tt.want) {
+				t.Errorf("commands via git %q, want %q:\n%s", got, tt.want, describe(tt.line, res.Commands))
+			}
+		})
+	}
+}
+
+func equalArgvs(a, b [][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
