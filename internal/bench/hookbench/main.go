@@ -58,10 +58,9 @@ var (
 	}
 )
 
-// subject is one adapter measured: its hook subcommand and the payloads it is fed in turn.
+// subject is one host's adapter: its name and the payloads it is fed in turn.
 type subject struct {
 	name     string
-	args     []string
 	payloads []string
 }
 
