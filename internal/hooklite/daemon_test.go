@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -66,7 +67,7 @@ func (fd *fakeDaemon) requests() []DaemonRequest {
 }
 
 // localRun is run with a data home, a working directory and a recorded Spawn.
-func localRun(t *testing.T, dir, home string, env map[string]string, stdin string, spawned *[]*exec.Cmd, args ...string) result {
+func localRun(t *testing.T, dir, home string, env map[string]string, stdin io.Reader, spawned *[]*exec.Cmd, args ...string) result {
 	t.Helper()
 	all := map[string]string{"CAVRA_HOME": home}
 	for k, v := range env {
@@ -75,7 +76,7 @@ func localRun(t *testing.T, dir, home string, env map[string]string, stdin strin
 	var r result
 	var stdout, stderr bytes.Buffer
 	p := Proc{
-		Stdin:      strings.NewReader(stdin),
+		Stdin:      stdin,
 		Stdout:     &stdout,
 		Stderr:     &stderr,
 		Getenv:     func(k string) string { return all[k] },
@@ -103,7 +104,7 @@ func TestRunLocalAsksTheDaemon(t *testing.T) {
 		return DaemonResponse{Code: 2, Stdout: []byte("{\"answer\":1}\n"), Stderr: []byte("cavra: because\n")}
 	})
 	var spawned []*exec.Cmd
-	r := localRun(t, dir, home, nil, testPayload, &spawned, "claude-code", "--policy", "strict")
+	r := localRun(t, dir, home, nil, strings.NewReader(testPayload), &spawned, "claude-code", "--policy", "strict")
 	if r.code != 2 || r.stdout != "{\"answer\":1}\n" || r.stderr != "cavra: because\n" || len(r.execs) != 0 || len(spawned) != 0 {
 		t.Fatalf("%+v spawned %d", r, len(spawned))
 	}
@@ -139,28 +140,7 @@ func TestRunLocalStartsTheDaemon(t *testing.T) {
 // run2 is localRun whose stdin must stay untouched: the call is handed over by exec.
 func run2(t *testing.T, dir, home string, env map[string]string, spawned *[]*exec.Cmd, args ...string) result {
 	t.Helper()
-	all := map[string]string{"CAVRA_HOME": home}
-	for k, v := range env {
-		all[k] = v
-	}
-	var r result
-	var stdout, stderr bytes.Buffer
-	p := Proc{
-		Stdin: untouchedStdin{t}, Stdout: &stdout, Stderr: &stderr,
-		Getenv:     func(k string) string { return all[k] },
-		Environ:    []string{"A=1", "CAVRA_HOME=" + home},
-		Executable: func() (string, error) { return filepath.Join(dir, "cavra-hook"), nil },
-		LookPath:   func(string) (string, error) { return "", errors.New("not in PATH") },
-		Exec: func(path string, argv, env []string) error {
-			r.execs = append(r.execs, argv)
-			return nil
-		},
-		Getwd: os.Getwd,
-		Spawn: func(cmd *exec.Cmd) error { *spawned = append(*spawned, cmd); return nil },
-	}
-	r.code = Run(context.Background(), args, p)
-	r.stdout, r.stderr = stdout.String(), stderr.String()
-	return r
+	return localRun(t, dir, home, env, untouchedStdin{t}, spawned, args...)
 }
 
 func TestRunLocalWithoutTheDaemon(t *testing.T) {
@@ -210,7 +190,7 @@ func TestRunLocalFallsBack(t *testing.T) {
 			dir, home := fakeInstall(t, true), t.TempDir()
 			fd := newFakeDaemon(t, home, tt.respond)
 			var spawned []*exec.Cmd
-			r := localRun(t, dir, home, tt.env, testPayload, &spawned, "claude-code")
+			r := localRun(t, dir, home, tt.env, strings.NewReader(testPayload), &spawned, "claude-code")
 			if r.code != 99 || len(r.execs) != 0 || len(fd.requests()) != 1 {
 				t.Fatalf("%+v asked %d", r, len(fd.requests()))
 			}
