@@ -363,7 +363,7 @@ func (d *hookDaemon) staleFor(req hooklite.DaemonRequest) string {
 	if len(req.Args) == 0 || !slices.Contains(hooklite.Hosts, req.Args[0]) {
 		return "not an agent host's hook"
 	}
-	root, err := dataHome(&runtime{getenv: func(k string) string { return lookupEnv(req.Env, k) }})
+	root, err := home.Dir(func(k string) string { return lookupEnv(req.Env, k) })
 	if err != nil || root != d.root {
 		return "another data home"
 	}
