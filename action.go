@@ -1,11 +1,6 @@
 package cavra
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"strings"
-)
+import "strings"
 
 // TaxonomyVersion is the version of the Action schema and kind taxonomy this build speaks.
 const TaxonomyVersion = "1"
@@ -221,38 +216,4 @@ type ModelRef struct {
 	Format   string            `json:"format,omitempty"`
 	Verdict  string            `json:"verdict,omitempty"` // the latest scan verdict, when known
 	Metadata map[string]string `json:"metadata,omitempty"`
-}
-
-// Fingerprint identifies an action by who asks, what and where, independent of when and of
-// host bookkeeping (session and tool-use ids). An approval is bound to it: the same act retried
-// has the same fingerprint, a different act does not.
-func (a Action) Fingerprint() string {
-	type what struct {
-		Kind      Kind             `json:"k"`
-		Principal string           `json:"p,omitempty"`
-		Tenant    string           `json:"t,omitempty"`
-		Workspace string           `json:"w,omitempty"`
-		Cwd       string           `json:"c,omitempty"`
-		Line      string           `json:"l,omitempty"`
-		Files     []FileOp         `json:"f,omitempty"`
-		Git       []GitOp          `json:"g,omitempty"`
-		MCP       *MCPCall         `json:"m,omitempty"`
-		Network   []NetworkRequest `json:"n,omitempty"`
-		Model     *ModelRef        `json:"o,omitempty"`
-		Attrs     map[string]any   `json:"a,omitempty"`
-	}
-	w := what{Kind: a.Kind, Principal: a.Principal, Tenant: a.Tenant, Workspace: a.Workspace,
-		Cwd: a.Cwd, Files: a.Files, Git: a.Git, MCP: a.MCP, Network: a.Network, Model: a.Model,
-		Attrs: a.Attributes}
-	if a.Command != nil {
-		w.Line = a.Command.Line
-	}
-	// encoding/json sorts map keys, so equal actions encode equally.
-	b, err := json.Marshal(w)
-	if err != nil {
-		// Only unsupported attribute values (channels, funcs) get here; fall back to their text.
-		b = []byte(string(a.Kind) + "\x00" + a.Cwd)
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -134,10 +134,10 @@ func CheckedCondition(src string) ([]byte, error) {
 // celAction is the action as CEL sees it: its JSON form, each field built at most once per
 // decision, when a condition first reads it.
 func (ev *evaluation) celAction() any {
-	if ev.vars == nil {
-		ev.vars = newLazyAction(&ev.action, celAdapter())
+	if ev.vars.names == nil {
+		ev.vars = lazyAction(&ev.action, celAdapter())
 	}
-	return ev.vars
+	return &ev.vars
 }
 
 // celAdapter is the conditions' type adapter, which makes CEL values of Go values.

@@ -264,20 +264,54 @@ func actionField(a *cavra.Action, k string) (any, bool) {
 // field (each command's and file's map) was most of their cost. Any other use of the map (size,
 // iteration, equality, conversion) works on the whole map, built from the same fields.
 type lazyMap struct {
-	names   []string                      // every field the map can have, at most maxLazyFields
-	field   func(name string) (any, bool) // a field's value, and whether it is present
+	names []string // every field the map can have, at most maxLazyFields
+	// field is a field's value, and whether it is present; or, when src is set,
+	// src.lazyField(index, name) is.
+	field   func(name string) (any, bool)
+	src     fieldSource
+	index   int
 	adapter types.Adapter
 	read    uint32    // bit i: names[i] was read
 	values  []ref.Val // the fields read, by position in names; nil for absent ones
+	inline  [lazyInlineFields]ref.Val
 	whole   traits.Mapper
+}
+
+// fieldSource gives the fields of the index-th of several lazy maps (the simple commands of a
+// decision) without a closure per map.
+type fieldSource interface {
+	lazyField(index int, name string) (any, bool)
+}
+
+// lazyInlineFields is how many fields' values a lazyMap holds without allocating: the action's
+// view has 18, a simple command's 11. (Both kinds live in an evaluation, kept between decisions.)
+const lazyInlineFields = 18
+
+// fieldValue is field name's value and whether it is present.
+func (l *lazyMap) fieldValue(name string) (any, bool) {
+	if l.src != nil {
+		return l.src.lazyField(l.index, name)
+	}
+	return l.field(name)
 }
 
 // maxLazyFields bounds the fields of a lazyMap, one bit of read each.
 const maxLazyFields = 32
 
-func newLazyAction(a *cavra.Action, adapter types.Adapter) *lazyMap {
-	return &lazyMap{names: actionFields, field: func(k string) (any, bool) { return actionField(a, k) }, adapter: adapter}
+// lazyAction is a's CEL view. It is returned by value, to be kept in the evaluation.
+func lazyAction(a *cavra.Action, adapter types.Adapter) lazyMap {
+	return lazyMap{names: actionFields, src: actionSource{a}, adapter: adapter}
 }
+
+func newLazyAction(a *cavra.Action, adapter types.Adapter) *lazyMap {
+	l := lazyAction(a, adapter)
+	return &l
+}
+
+// actionSource gives the fields of an action's lazy map.
+type actionSource struct{ a *cavra.Action }
+
+func (s actionSource) lazyField(_ int, k string) (any, bool) { return actionField(s.a, k) }
 
 // wholeMap builds every present field.
 func wholeMap(names []string, field func(string) (any, bool)) map[string]any {
@@ -292,7 +326,7 @@ func wholeMap(names []string, field func(string) (any, bool)) map[string]any {
 
 func (l *lazyMap) all() traits.Mapper {
 	if l.whole == nil {
-		l.whole = types.NewStringInterfaceMap(l.adapter, wholeMap(l.names, l.field))
+		l.whole = types.NewStringInterfaceMap(l.adapter, wholeMap(l.names, l.fieldValue))
 	}
 	return l.whole
 }
@@ -309,10 +343,14 @@ func (l *lazyMap) Find(key ref.Val) (ref.Val, bool) {
 	}
 	if l.read&(1<<i) == 0 {
 		if l.values == nil {
-			l.values = make([]ref.Val, len(l.names))
+			if len(l.names) <= len(l.inline) {
+				l.values = l.inline[:len(l.names)]
+			} else {
+				l.values = make([]ref.Val, len(l.names))
+			}
 		}
 		l.read |= 1 << i
-		if v, present := l.field(string(k)); present {
+		if v, present := l.fieldValue(string(k)); present {
 			l.values[i] = l.adapter.NativeToValue(v)
 		}
 	}
@@ -366,14 +404,20 @@ func subjectValue(subject any) (any, error) {
 		return simpleCommandValue(s), nil
 	case cavra.FileOp:
 		return fileValue(s), nil
+	case *cavra.FileOp:
+		return fileValue(*s), nil
 	case cavra.GitOp:
 		return gitValue(s), nil
+	case *cavra.GitOp:
+		return gitValue(*s), nil
 	case *lazyMap:
 		return s, nil
 	case *cavra.MCPCall:
 		return mcpValue(s), nil
 	case cavra.NetworkRequest:
 		return networkValue(s), nil
+	case *cavra.NetworkRequest:
+		return networkValue(*s), nil
 	case SecretHit:
 		return secretValue(s), nil
 	}

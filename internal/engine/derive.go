@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/engine/shell"
 )
 
 // What common programs do to the files they name, so that file rules (secrets, protected
@@ -36,8 +37,10 @@ func set(words ...string) map[string]bool {
 }
 
 // operands returns the non-flag arguments of argv (after argv[0]); "--" ends the flags.
-func operands(argv []string) []string {
-	var out []string
+func operands(argv []string) []string { return appendOperands(nil, argv) }
+
+// appendOperands appends the operands of argv to out.
+func appendOperands(out []string, argv []string) []string {
 	flagsDone := false
 	for _, a := range argv[1:] {
 		switch {
@@ -76,10 +79,52 @@ func flagSet(argv []string) map[string]bool {
 	return flags
 }
 
+// argsHaveFlag reports whether flagSet of a command with arguments args holds any of names,
+// without building the set.
+func argsHaveFlag(args []string, names ...string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		switch {
+		case strings.HasPrefix(a, "--") && len(a) > 2:
+			name, _, _ := strings.Cut(a[2:], "=")
+			if slices.Contains(names, name) {
+				return true
+			}
+		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
+			word, _, _ := strings.Cut(a[1:], "=")
+			if slices.Contains(names, word) {
+				return true
+			}
+			for _, r := range word {
+				if slices.Contains(names, string(r)) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // flagList is flagSet as a sorted list, which costs less to build than a map and is what
 // conditions see.
-func flagList(argv []string) []string {
-	var out []string
+func flagList(argv []string) []string { return appendFlags(nil, argv) }
+
+// flagsBound is the most flags appendFlags can find in argv.
+func flagsBound(argv []string) int {
+	n := 0
+	for _, a := range argv[1:] {
+		if len(a) > 1 && a[0] == '-' {
+			n += len(a) // the word, and at most one flag per further byte
+		}
+	}
+	return n
+}
+
+// appendFlags appends flagList(argv) to out, sorting and compacting only what it appends.
+func appendFlags(out []string, argv []string) []string {
+	from := len(out)
 	for _, a := range argv[1:] {
 		if a == "--" {
 			break
@@ -100,8 +145,8 @@ func flagList(argv []string) []string {
 			}
 		}
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	slices.Sort(out[from:])
+	return append(out[:from], slices.Compact(out[from:])...)
 }
 
 func hasFlag(sorted []string, name string) bool {
@@ -120,6 +165,9 @@ func isNumber(s string) bool {
 
 // deriveFiles returns the file operations a simple command implies.
 func deriveFiles(c cavra.SimpleCommand) []cavra.FileOp {
+	if shell.OverSSH(c) {
+		return nil // ssh h sh -c 'cat .env': another machine's files; secrets.remote-* judge them
+	}
 	ops := operands(c.Argv)
 	var out []cavra.FileOp
 	add := func(op cavra.FileOperation, raw string) {
@@ -173,7 +221,7 @@ func deriveFiles(c cavra.SimpleCommand) []cavra.FileOp {
 			}
 		}
 	case p == "sed" || p == "perl":
-		if flagSet(c.Argv)["i"] && len(ops) >= 2 {
+		if argsHaveFlag(c.Argv[1:], "i") && len(ops) >= 2 {
 			for _, o := range ops[1:] {
 				add(cavra.FileWrite, o)
 			}
@@ -296,17 +344,15 @@ func deriveGit(c cavra.SimpleCommand) (cavra.GitOp, bool) {
 	}
 	op := cavra.GitOp{Subcommand: args[0], Args: args[1:]}
 	if op.Subcommand != "push" {
-		flags := flagSet(append([]string{"git"}, op.Args...))
-		op.Force = flags["force"] || flags["f"] && (op.Subcommand == "clean" || op.Subcommand == "checkout" || op.Subcommand == "branch")
-		op.Delete = op.Subcommand == "branch" && (flags["D"] || flags["d"] || flags["delete"])
+		op.Force = argsHaveFlag(op.Args, "force") || argsHaveFlag(op.Args, "f") && (op.Subcommand == "clean" || op.Subcommand == "checkout" || op.Subcommand == "branch")
+		op.Delete = op.Subcommand == "branch" && argsHaveFlag(op.Args, "D", "d", "delete")
 		if op.Delete {
 			op.Refs = operands(append([]string{"git"}, op.Args...))
 		}
 		return op, true
 	}
-	flags := flagSet(append([]string{"git"}, op.Args...))
-	op.Force = flags["f"] || flags["force"] || flags["force-with-lease"] || flags["force-if-includes"] || flags["mirror"]
-	op.Delete = flags["d"] || flags["delete"] || flags["prune"] || flags["mirror"]
+	op.Force = argsHaveFlag(op.Args, "f", "force", "force-with-lease", "force-if-includes", "mirror")
+	op.Delete = argsHaveFlag(op.Args, "d", "delete", "prune", "mirror")
 	pos := operandsSkipping(op.Args, set("-o", "--push-option", "--repo", "--receive-pack", "--exec"))
 	for i, a := range op.Args {
 		// --repo names the remote, and then every operand is a refspec.

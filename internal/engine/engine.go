@@ -16,6 +16,7 @@ import (
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/engine/paths"
 	"github.com/cavra-dev/cavra/internal/engine/shell"
+	"github.com/cavra-dev/cavra/internal/slab"
 )
 
 // Built-in rule ids for decisions no pack rule makes.
@@ -159,12 +160,13 @@ func compile(p *Pack, rev string) (*Policy, error) {
 	return pol, nil
 }
 
-// candidateRules are the rules a may match: the unbound ones, and those of its programs.
-func (p *Policy) candidateRules(a *cavra.Action) bitset {
+// candidateRules are the rules a may match: the unbound ones, and those of its programs. The
+// set is built in room taken from buf.
+func (p *Policy) candidateRules(a *cavra.Action, buf *[]uint64) bitset {
 	if a.Command == nil || len(a.Command.Commands) == 0 {
 		return p.unboundRules
 	}
-	out := slices.Clone(p.unboundRules)
+	out := bitset(append(slab.Take(buf, len(p.unboundRules)), p.unboundRules...))
 	for i := range a.Command.Commands {
 		out.union(p.programRules[a.Command.Commands[i].Program])
 	}
@@ -264,6 +266,8 @@ func compileMatch(m Match) (compiledMatch, error) {
 type Engine struct {
 	policy *Policy
 	opts   Options
+	// noMatchReason is the reason of a decision no rule made, built once.
+	noMatchReason string
 	// evaluations reuses per-decision state, a decision's largest allocation.
 	evaluations sync.Pool
 }
@@ -279,7 +283,7 @@ func New(p *Policy, opts Options) *Engine {
 	if opts.Home == "" {
 		opts.Home, _ = os.UserHomeDir()
 	}
-	return &Engine{policy: p, opts: opts}
+	return &Engine{policy: p, opts: opts, noMatchReason: "no rule of policy " + p.Name + " matched"}
 }
 
 // Policy returns the policy the engine decides with.
@@ -295,7 +299,9 @@ func randomID() string {
 		b[i] = byte(ms >> (40 - 8*i))
 	}
 	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
+	var id [2 * len(b)]byte
+	hex.Encode(id[:], b[:])
+	return string(id[:])
 }
 
 // Normalize validates a and derives the structured facts rules match on: every simple command
@@ -364,7 +370,7 @@ func (e *Engine) Normalize(a cavra.Action) (cavra.Action, error) {
 			cmd.Commands = res.Commands
 			a.Files = append(a.Files, res.Files...)
 			for _, c := range res.Commands {
-				if c.Via == shell.ViaSSH {
+				if shell.OverSSH(c) {
 					continue // runs on another machine: its paths are not ours
 				}
 				var files []cavra.FileOp
@@ -418,13 +424,13 @@ func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.De
 	if ev == nil {
 		ev = new(evaluation)
 	}
-	*ev = evaluation{engine: e, action: a}
+	ev.start(e, a)
 	defer func() {
-		*ev = evaluation{} // keeps nothing of this action alive
+		ev.finish()
 		e.evaluations.Put(ev)
 	}()
-	var matches []cavra.Match
-	candidates := e.policy.candidateRules(&a)
+	found := ev.found[:0]
+	candidates := e.policy.candidateRules(&a, &ev.bits)
 	for ri, r := range e.policy.rules {
 		if !candidates.has(ri) {
 			continue
@@ -434,10 +440,16 @@ func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.De
 			return cavra.Decision{}, fmt.Errorf("rule %s: %w", r.ID, err)
 		}
 		if m != nil {
-			matches = append(matches, *m)
+			found = append(found, *m)
+			ev.found = found // so that the buffer is emptied even when a later rule fails
 		}
 	}
-	matches = append(matches, ev.builtins()...)
+	found = append(found, ev.builtins()...)
+	ev.found = found
+	var matches []cavra.Match
+	if len(found) > 0 {
+		matches = slices.Clone(found) // the decision's own, exact-size copy
+	}
 	slices.SortStableFunc(matches, func(x, y cavra.Match) int {
 		if c := cmp.Compare(y.Outcome.Rank(), x.Outcome.Rank()); c != 0 {
 			return c
@@ -455,7 +467,7 @@ func (e *Engine) DecideNormalized(ctx context.Context, a cavra.Action) (cavra.De
 	if len(matches) == 0 {
 		d.Outcome = e.policy.settings.defaultOutcome
 		d.RuleID = RuleDefault
-		d.Reason = "no rule of policy " + e.policy.Name + " matched"
+		d.Reason = e.noMatchReason
 		return d, nil
 	}
 	top := matches[0]
@@ -478,9 +490,19 @@ type evaluation struct {
 	action  cavra.Action
 	secrets []SecretHit
 	scanned bool
-	vars    *lazyMap    // CEL view of the action
-	in      celInput    // the variables of the condition being evaluated
-	cmds    []*cmdFacts // per simple command, computed on first need
+	vars    lazyMap    // CEL view of the action, once its names are set
+	in      celInput   // the variables of the condition being evaluated
+	cmds    []cmdFacts // per simple command, computed on first need
+	// cmdsBuf and words hold cmds and the commands' flags, operands and paths. They are kept
+	// from one decision to the next, so that what only lives during a decision is not garbage.
+	cmdsBuf []cmdFacts
+	words   []string
+	// matchBuf holds the matches rules return; found collects those a decision keeps.
+	matchBuf []cavra.Match
+	found    []cavra.Match
+	// bits and bitsets hold the candidate rules and the program index.
+	bits    []uint64
+	bitsets []bitset
 	// programs is the set of matches (by programBit) naming a program of some command;
 	// cmdPrograms holds the same per command. Both are built on first need.
 	programs    bitset
@@ -536,8 +558,9 @@ func (ev *evaluation) programIndex() {
 	}
 	pol := ev.engine.policy
 	cmds := ev.action.Command.Commands
-	ev.cmdPrograms = make([]bitset, len(cmds))
-	ev.programs = make(bitset, (pol.programBits+63)/64)
+	ev.cmdPrograms = slab.Take(&ev.bitsets, len(cmds))[:len(cmds)]
+	words := (pol.programBits + 63) / 64
+	ev.programs = slab.Take(&ev.bits, words)[:words]
 	for i := range cmds {
 		b := pol.programMatches[cmds[i].Program]
 		ev.cmdPrograms[i] = b
@@ -545,28 +568,58 @@ func (ev *evaluation) programIndex() {
 	}
 }
 
+// start readies ev, new or pooled, to judge a for e. It keeps only ev's emptied buffers.
+func (ev *evaluation) start(e *Engine, a cavra.Action) {
+	*ev = evaluation{engine: e, action: a, cmdsBuf: ev.cmdsBuf, words: ev.words, matchBuf: ev.matchBuf,
+		found: ev.found, bits: ev.bits, bitsets: ev.bitsets}
+}
+
+// finish empties ev's buffers and lets go of the action, so a pooled evaluation keeps nothing
+// of it alive.
+func (ev *evaluation) finish() {
+	slab.Release(&ev.cmdsBuf, maxKeptCommands)
+	slab.Release(&ev.words, maxKeptWords)
+	slab.Release(&ev.matchBuf, maxKeptCommands)
+	slab.Release(&ev.found, maxKeptCommands)
+	slab.Release(&ev.bits, maxKeptWords)
+	slab.Release(&ev.bitsets, maxKeptCommands)
+	ev.start(nil, cavra.Action{})
+}
+
+// The most commands and words a pooled evaluation keeps room for between decisions.
+const (
+	maxKeptCommands = 64
+	maxKeptWords    = 1024
+)
+
 // cmdFacts are what several rules ask of one simple command, computed once per decision.
 type cmdFacts struct {
+	built    bool
 	flags    []string // flagSet's flags, sorted
 	operands []string
 	paths    []string // operands resolved against the command's directory
-	value    *lazyMap // the command as conditions see it
+	value    lazyMap  // the command as conditions see it, once its names are set
 }
 
 func (ev *evaluation) facts(i int) *cmdFacts {
 	if ev.cmds == nil {
-		ev.cmds = make([]*cmdFacts, len(ev.action.Command.Commands))
+		n := len(ev.action.Command.Commands)
+		ev.cmds = slab.Take(&ev.cmdsBuf, n)[:n]
 	}
-	if f := ev.cmds[i]; f != nil {
+	f := &ev.cmds[i]
+	if f.built {
 		return f
 	}
 	c := &ev.action.Command.Commands[i]
-	f := &cmdFacts{flags: flagList(c.Argv), operands: operands(c.Argv)}
-	f.paths = make([]string, len(f.operands))
-	for j, o := range f.operands {
-		f.paths[j] = paths.Resolve(o, dirOf(*c, ev.action.Cwd), ev.action.Home)
+	// Operands and their paths share one array sized for the most operands argv can have.
+	words := slab.Take(&ev.words, 2*max(len(c.Argv)-1, 0))
+	f.operands = appendOperands(words, c.Argv)
+	f.paths = words[len(f.operands):len(f.operands):cap(words)]
+	for _, o := range f.operands {
+		f.paths = append(f.paths, paths.Resolve(o, dirOf(*c, ev.action.Cwd), ev.action.Home))
 	}
-	ev.cmds[i] = f
+	f.flags = appendFlags(slab.Take(&ev.words, flagsBound(c.Argv)), c.Argv)
+	f.built = true
 	return f
 }
 
@@ -587,14 +640,16 @@ func (ev *evaluation) commandField(i int, k string) (any, bool) {
 	return simpleCommandField(&ev.action.Command.Commands[i], k)
 }
 
+// lazyField implements fieldSource for the simple commands' lazy maps.
+func (ev *evaluation) lazyField(i int, k string) (any, bool) { return ev.commandField(i, k) }
+
 // commandValue is simple command i as conditions see it, each field built on first read.
 func (ev *evaluation) commandValue(i int) *lazyMap {
 	f := ev.facts(i)
-	if f.value == nil {
-		f.value = &lazyMap{names: commandViewFields, adapter: celAdapter(),
-			field: func(k string) (any, bool) { return ev.commandField(i, k) }}
+	if f.value.names == nil {
+		f.value = lazyMap{names: commandViewFields, adapter: celAdapter(), src: ev, index: i}
 	}
-	return f.value
+	return &f.value
 }
 
 // commandMap is commandValue(i) whole, as a Go map.
@@ -735,7 +790,7 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 		if ok, err := pass(nil); err != nil || !ok {
 			return nil, err
 		}
-		return &cavra.Match{Subject: "action", Text: string(a.Kind)}, nil
+		return ev.newMatch(cavra.Match{Subject: "action", Text: string(a.Kind)}), nil
 	case subjectCommand:
 		if a.Command == nil {
 			return nil, nil
@@ -755,7 +810,7 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 				continue
 			}
 			span := a.Command.Commands[i].Span
-			return &cavra.Match{Subject: "command", Text: spanText(a.Command.Line, span), Span: &span}, nil
+			return ev.newMatch(cavra.Match{Subject: "command", Text: spanText(a.Command.Line, span), Span: &span}), nil
 		}
 	case subjectFile:
 		for i := range a.Files {
@@ -763,32 +818,34 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 			if !ev.fileMatches(m, f) {
 				continue
 			}
-			if ok, err := pass(*f); err != nil || ok {
-				return hit(err, "file", f.Path)
+			if ok, err := pass(f); err != nil || ok {
+				return ev.hit(err, "file", f.Path)
 			}
 		}
 	case subjectGit:
-		for _, g := range a.Git {
-			if !gitMatches(m, g) {
+		for i := range a.Git {
+			g := &a.Git[i]
+			if !gitMatches(m, *g) {
 				continue
 			}
 			if ok, err := pass(g); err != nil || ok {
-				return hit(err, "git", describeGit(g))
+				return ev.hit(err, "git", describeGit(*g))
 			}
 		}
 	case subjectMCP:
 		if a.MCP != nil && m.mcpServers.any(a.MCP.Server, "") && m.mcpTools.any(a.MCP.Tool, "") {
 			if ok, err := pass(a.MCP); err != nil || ok {
-				return hit(err, "mcp", a.MCP.Server+"/"+a.MCP.Tool)
+				return ev.hit(err, "mcp", a.MCP.Server+"/"+a.MCP.Tool)
 			}
 		}
 	case subjectNetwork:
-		for _, n := range a.Network {
-			if !networkMatches(m, n) {
+		for i := range a.Network {
+			n := &a.Network[i]
+			if !networkMatches(m, *n) {
 				continue
 			}
 			if ok, err := pass(n); err != nil || ok {
-				return hit(err, "network", n.URL)
+				return ev.hit(err, "network", n.URL)
 			}
 		}
 	case subjectSecret:
@@ -797,7 +854,7 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 				continue
 			}
 			if ok, err := pass(s); err != nil || ok {
-				return hit(err, "content", s.RuleID+": "+s.Redacted)
+				return ev.hit(err, "content", s.RuleID+": "+s.Redacted)
 			}
 		}
 	}
@@ -805,11 +862,16 @@ func (ev *evaluation) subjects(m *compiledMatch, r *rule) (*cavra.Match, error) 
 }
 
 // hit is what subjects returns for a subject that passed its condition, or failed it with err.
-func hit(err error, subject, text string) (*cavra.Match, error) {
+func (ev *evaluation) hit(err error, subject, text string) (*cavra.Match, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cavra.Match{Subject: subject, Text: text}, nil
+	return ev.newMatch(cavra.Match{Subject: subject, Text: text}), nil
+}
+
+// newMatch is m in the evaluation's storage: DecideNormalized copies the matches it keeps.
+func (ev *evaluation) newMatch(m cavra.Match) *cavra.Match {
+	return &append(slab.Take(&ev.matchBuf, 1), m)[0]
 }
 
 func (ev *evaluation) commandMatches(m *compiledMatch, i int) bool {

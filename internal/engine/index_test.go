@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cavra-dev/cavra"
 )
@@ -33,7 +37,8 @@ func TestCandidateRulesHoldEveryMatch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			candidates := pol.candidateRules(&n)
+			var buf []uint64
+			candidates := pol.candidateRules(&n, &buf)
 			ev := &evaluation{engine: eng, action: n}
 			for ri, r := range pol.rules {
 				m, err := ev.rule(r)
@@ -62,9 +67,56 @@ func TestFlagListIsFlagSet(t *testing.T) {
 		{"find", ".", "-name", "x", "-delete", "-exec", "rm", "{}", ";"}, {"x", "-a", "-a", "--a"},
 	}
 	for _, argv := range argvs {
-		want := slices.Sorted(maps.Keys(flagSet(argv)))
+		set := flagSet(argv)
+		want := slices.Sorted(maps.Keys(set))
 		if got := flagList(argv); !slices.Equal(got, want) {
 			t.Errorf("flagList(%q) = %q, want %q", argv, got, want)
+		}
+		// appendFlags leaves what it appends to alone and, given flagsBound's room, never grows it.
+		buf := append(make([]string, 0, 1+flagsBound(argv)), "keep")
+		if got := appendFlags(buf, argv); got[0] != "keep" || !slices.Equal(got[1:], want) || &got[0] != &buf[0] {
+			t.Errorf("appendFlags(%q) = %q, want keep then %q in place", argv, got, want)
+		}
+		for _, name := range append(want, "absent", "", "-", "--") {
+			if got := argsHaveFlag(argv[1:], "nope", name); got != set[name] {
+				t.Errorf("argsHaveFlag(%q, %q) = %v, want %v", argv[1:], name, got, set[name])
+			}
+		}
+	}
+}
+
+// TestDecisionsOutliveReuse holds that the per-decision buffers an engine reuses (command facts,
+// matches, bitsets) never show through a decision or normalised action already returned.
+func TestDecisionsOutliveReuse(t *testing.T) {
+	pol, err := (&Loader{Builtin: os.DirFS(filepath.Join("..", "..", "policies"))}).Load("baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := New(pol, Options{Home: "/home/dev", NewID: func() string { return "id" },
+		Now: func() time.Time { return time.Unix(0, 0) }})
+	corpus := benchCorpus()
+	kept := make([]cavra.Decision, len(corpus))
+	want := make([][]byte, len(corpus))
+	for i, a := range corpus {
+		d, err := eng.Decide(context.Background(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept[i] = d
+		if want[i], err = json.Marshal(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for round := 0; round < 3; round++ {
+		for _, a := range corpus {
+			if _, err := eng.Decide(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, d := range kept {
+		if got, _ := json.Marshal(d); !bytes.Equal(got, want[i]) {
+			t.Errorf("action %d: decision changed after later decisions\n got %s\nwant %s", i, got, want[i])
 		}
 	}
 }

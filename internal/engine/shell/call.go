@@ -9,6 +9,7 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/slab"
 )
 
 // cmdCtx carries what building the simple commands of one CallExpr needs.
@@ -49,7 +50,7 @@ func (w *walker) call(x *syntax.CallExpr, s *syntax.Stmt, sc scope, st *state, c
 			env[a.Name.Value] = w.assignValue(a, sc, st).val
 		}
 	}
-	argv := make([]field, 0, len(x.Args)) // most words are one field
+	argv := slab.Take(&w.fieldBuf, len(x.Args)) // most words are one field
 	for i, word := range x.Args {
 		// A program name made by a substitution stays unknown, even $(echo rm): the engine asks
 		// before running a program it cannot name, which is stricter than naming it.
@@ -61,7 +62,8 @@ func (w *walker) call(x *syntax.CallExpr, s *syntax.Stmt, sc scope, st *state, c
 	if sc.timeAt.IsValid() && spanStart.After(sc.timeAt) {
 		spanStart = sc.timeAt // `time cmd`: the span covers the keyword, like any wrapper's
 	}
-	cx := &cmdCtx{sc: sc, st: st, stmt: s, consumed: consumed, span: sc.span(spanStart, stmtSpanEnd(s, x.End()))}
+	cx := &append(slab.Take(&w.ctxBuf, 1), cmdCtx{sc: sc, st: st, stmt: s, consumed: consumed,
+		span: sc.span(spanStart, stmtSpanEnd(s, x.End()))})[0]
 	sc.timeAt = syntax.Pos{}
 	if err := w.simple(argv, env, sc.wrappers, sc.via, cx); err != nil {
 		return err
@@ -326,12 +328,42 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 			return w.payload(pf.val, nested, cx.stateFor(c), ViaShellC, cx.fieldsSpan([]field{pf}), pf.dyn)
 		}
 	case prog == "ssh":
-		if remote := sshRemote(args); len(remote) > 0 {
+		opts, remote := sshArgs(args)
+		remoteOption, err := w.sshOptions(c, opts, nested, cx)
+		if err != nil {
+			return err
+		}
+		if len(remote) == 0 && remoteOption != nil {
+			remote = []field{*remoteOption} // ssh -o RemoteCommand='cmd' host
+		}
+		if len(remote) > 0 {
 			text, dyn := joinFields(remote)
 			cx.markPayload(remote...)
-			nested.remote = true
-			nested.home = ""
-			return w.payload(text, nested, &state{}, ViaSSH, cx.fieldsSpan(remote), dyn)
+			onHost := nested
+			onHost.remote = true
+			onHost.home = ""
+			onHost.wrappers = append(slices.Clip(wrappers), "ssh")
+			return w.payload(text, onHost, &state{}, ViaSSH, cx.fieldsSpan(remote), dyn)
+		}
+	case prog == "scp" || prog == "sftp":
+		_, err := w.sshOptions(c, sshClientOptions(prog, args), nested, cx)
+		return err
+	case prog == "rsync":
+		shells := rsyncRemoteShells(args)
+		if len(shells) == 0 {
+			if v, ok := lookupEnv("RSYNC_RSH", env, cx.st); ok && strings.TrimSpace(v) != "" {
+				shells = []field{{val: v}}
+			}
+		}
+		for _, f := range shells {
+			span := cx.span
+			if f.end.IsValid() {
+				cx.markPayload(f)
+				span = cx.fieldsSpan([]field{f})
+			}
+			if err := w.payload(f.val, nested, cx.stateFor(c), ViaSSHCommand, span, f.dyn); err != nil {
+				return err
+			}
 		}
 	case containerRunners[prog]:
 		return w.containerExec(prog, args, wrappers, cx)
@@ -373,6 +405,33 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 		}
 	}
 	return nil
+}
+
+// sshOptions walks the commands that ssh -o options make the ssh client run on this machine
+// (ProxyCommand, LocalCommand, KnownHostsCommand: shell lines, whatever the destination), and
+// returns the value of a RemoteCommand option, which runs on the remote host.
+func (w *walker) sshOptions(c cavra.SimpleCommand, opts []field, nested scope, cx *cmdCtx) (*field, error) {
+	var remote *field
+	for _, o := range opts {
+		key, value := splitSSHOption(o.val)
+		if strings.TrimSpace(value) == "" || strings.EqualFold(value, "none") {
+			continue
+		}
+		v := o
+		v.val = value
+		if key == "remotecommand" {
+			remote = &v
+			continue
+		}
+		if !sshOptionCommands[key] {
+			continue
+		}
+		cx.markPayload(o)
+		if err := w.payload(value, nested, cx.stateFor(c), ViaSSHCommand, cx.fieldsSpan([]field{o}), o.dyn); err != nil {
+			return nil, err
+		}
+	}
+	return remote, nil
 }
 
 // stateFor returns the shell state a program run by c starts from: a copy of the current one,

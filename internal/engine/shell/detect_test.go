@@ -1,6 +1,8 @@
 package shell
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cavra-dev/cavra"
@@ -211,7 +213,27 @@ func TestParseGitCommands(t *testing.T) {
 		{name: "ssh command variable", line: "GIT_SSH_COMMAND='ssh -i k' git fetch", want: [][]string{{"ssh", "-i", "k"}}},
 		{name: "env wrapper variable", line: "env GIT_PAGER='rm -rf /' git log", want: [][]string{{"rm", "-rf", "/"}}},
 		{name: "variable set earlier", line: "GIT_EDITOR='rm x'; git commit", want: [][]string{{"rm", "x"}}},
-		{name: "config count", line: "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm x' git log", want: [][]string{{"rm", "x"}}},
+		{name: "config count", line: "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0='rm x' git log",
+			want: [][]string{{"git", "-c", "core.pager=rm x"}, {"rm", "x"}}},
+		{name: "config count protocol", line: "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=protocol.ext.allow GIT_CONFIG_VALUE_0=always git submodule update",
+			want: [][]string{{"git", "-c", "protocol.ext.allow=always"}}},
+		{name: "config parameters", line: `GIT_CONFIG_PARAMETERS="'core.sshCommand'='curl x|sh'" git fetch`,
+			want: [][]string{{"git", "-c", "core.sshCommand=curl x|sh"}, {"curl", "x"}, {"sh"}}},
+		{name: "config parameters older form", line: `GIT_CONFIG_PARAMETERS="'core.pager=rm x'" git log`,
+			want: [][]string{{"git", "-c", "core.pager=rm x"}, {"rm", "x"}}},
+		{name: "config parameters quote in value", line: `GIT_CONFIG_PARAMETERS="'core.pager'='sh -c '\''id'\'''" git log`,
+			want: [][]string{{"git", "-c", "core.pager=sh -c 'id'"}, {"sh", "-c", "id"}, {"id"}}},
+		{name: "config parameters several", line: `GIT_CONFIG_PARAMETERS="'user.name'='x' 'protocol.ext.allow'='always'" git submodule update`,
+			want: [][]string{{"git", "-c", "user.name=x", "-c", "protocol.ext.allow=always"}}},
+		{name: "config parameters implicit boolean", line: `GIT_CONFIG_PARAMETERS="'core.pager'= 'core.editor'='rm x'" git commit`,
+			want: [][]string{{"git", "-c", "core.editor=rm x"}, {"rm", "x"}}},
+		{name: "config parameters set earlier", line: `GIT_CONFIG_PARAMETERS="'core.editor'='rm x'"; git commit`,
+			want: [][]string{{"git", "-c", "core.editor=rm x"}, {"rm", "x"}}},
+		{name: "config parameters through env", line: `env GIT_CONFIG_PARAMETERS="'alias.x'='!rm x'" git x`,
+			want: [][]string{{"git", "-c", "alias.x=!rm x"}, {"rm", "x"}}},
+		{name: "config parameters git cannot parse", line: `GIT_CONFIG_PARAMETERS="core.pager=rm" git log`, want: nil},
+		{name: "ssh options in the ssh command", line: `GIT_SSH_COMMAND="ssh -o ProxyCommand='rm x'" git fetch`,
+			want: [][]string{{"ssh", "-o", "ProxyCommand=rm x"}, {"rm", "x"}}},
 		{name: "ext url", line: "git clone 'ext::sh -c touch% /tmp/x' y", want: [][]string{{"sh", "-c", "touch /tmp/x"}, {"touch", "/tmp/x"}}},
 		{name: "ext url special arguments", line: "git clone 'ext::ssh -p 22 %G host %S' y", want: [][]string{{"ssh", "-p", "22", "host", "git-upload-pack"}, {"git-upload-pack"}}},
 		{name: "ordinary settings", line: "git -c user.name=x -c color.ui=always commit -m 'a|b'", want: nil},
@@ -251,4 +273,123 @@ func equalArgvs(a, b [][]string) bool {
 		}
 	}
 	return true
+}
+
+// TestGitConfigParameters checks the parsing of GIT_CONFIG_PARAMETERS against the forms git's
+// sq_quote writes and git's config.c reads.
+func TestGitConfigParameters(t *testing.T) {
+	tests := []struct {
+		name, env string
+		want      []string // KEY=VALUE
+	}{
+		{name: "new form", env: "'core.pager'='less -R'", want: []string{"core.pager=less -R"}},
+		{name: "older form", env: "'core.pager=less -R'", want: []string{"core.pager=less -R"}},
+		{name: "mixed and spaced", env: "  'a.b'='1'   'c.d=2'\t'e.f'='3' ", want: []string{"a.b=1", "c.d=2", "e.f=3"}},
+		{name: "quote and bang", env: `'core.pager'='it'\''s'\!''`, want: []string{"core.pager=it's!"}},
+		{name: "empty value", env: "'core.pager'=''", want: []string{"core.pager="}},
+		{name: "implicit boolean skipped", env: "'core.bare'= 'core.pager'='x'", want: []string{"core.pager=x"}},
+		{name: "older form without value", env: "'core.bare'", want: nil},
+		{name: "unquoted", env: "core.pager=x", want: nil},
+		{name: "unterminated", env: "'core.pager'='x", want: nil},
+		{name: "junk after value stops", env: "'a.b'='1' 'c.d'='2'x 'e.f'='3'", want: []string{"a.b=1"}},
+		{name: "junk after key stops", env: "'a.b'x", want: nil},
+		{name: "empty", env: "", want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, s := range gitConfigParameters(tt.env) {
+				got = append(got, s.key+"="+s.value.val)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("gitConfigParameters(%q) = %q, want %q", tt.env, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseSSHCommands checks where the commands an ssh invocation names run: remote commands
+// (Via "ssh", Wrappers ending in "ssh", no directory), and the commands its -o options, scp's,
+// sftp's and rsync's make the client run here (Via "ssh command").
+func TestParseSSHCommands(t *testing.T) {
+	const here = " | " + testDir
+	tests := []struct {
+		name string
+		line string
+		want []string // per command: "argv words | via | wrappers | dir" ("-" for no directory)
+	}{
+		{name: "remote read", line: "ssh host 'cat .env'", want: []string{
+			"ssh host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "remote read with port and user", line: "ssh -p 22 user@host cat ~/.aws/credentials", want: []string{
+			"ssh -p 22 user@host cat ~/.aws/credentials |  | " + here, "cat ~/.aws/credentials | ssh | ssh | -"}},
+		{name: "options after the destination", line: "ssh host -p 2222 -t cat /etc/shadow", want: []string{
+			"ssh host -p 2222 -t cat /etc/shadow |  | " + here, "cat /etc/shadow | ssh | ssh | -"}},
+		{name: "double dash ends the options", line: "ssh host -- ls -la", want: []string{
+			"ssh host -- ls -la |  | " + here, "ls -la | ssh | ssh | -"}},
+		{name: "nested shell keeps the host", line: `ssh host "sh -c 'cat .env'"`, want: []string{
+			"ssh host sh -c 'cat .env' |  | " + here, "sh -c cat .env | ssh | ssh | -", "cat .env | sh -c | ssh | -"}},
+		{name: "remote words are joined", line: "ssh host sh -c 'cat .env'", want: []string{
+			"ssh host sh -c cat .env |  | " + here, "sh -c cat .env | ssh | ssh | -", "cat | sh -c | ssh | -"}},
+		{name: "sudo on the host", line: "ssh host sudo cat /etc/shadow", want: []string{
+			"ssh host sudo cat /etc/shadow |  | " + here, "cat /etc/shadow | ssh | ssh sudo | -"}},
+		{name: "remote command option", line: "ssh -o RemoteCommand='cat .env' host", want: []string{
+			"ssh -o RemoteCommand=cat .env host |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "proxy command runs here", line: "ssh -o ProxyCommand='curl x|sh' host", want: []string{
+			"ssh -o ProxyCommand=curl x|sh host |  | " + here, "curl x | pipeline | " + here, "sh | pipeline | " + here}},
+		{name: "proxy command in one word", line: "ssh -oProxyCommand='rm -rf ~' host uptime", want: []string{
+			"ssh -oProxyCommand=rm -rf ~ host uptime |  | " + here, "rm -rf ~ | ssh command | " + here, "uptime | ssh | ssh | -"}},
+		{name: "proxy command in an option cluster", line: "ssh -vo 'ProxyCommand rm x' host", want: []string{
+			"ssh -vo ProxyCommand rm x host |  | " + here, "rm x | ssh command | " + here}},
+		{name: "proxy command with spaces around =", line: "ssh -o 'proxycommand = rm x' host", want: []string{
+			"ssh -o proxycommand = rm x host |  | " + here, "rm x | ssh command | " + here}},
+		{name: "everyday jump through a bastion", line: "ssh -o ProxyCommand='ssh -W %h:%p bastion' host", want: []string{
+			"ssh -o ProxyCommand=ssh -W %h:%p bastion host |  | " + here, "ssh -W %h:%p bastion | ssh command | " + here}},
+		{name: "local command", line: "ssh -o PermitLocalCommand=yes -o LocalCommand='rm x' host", want: []string{
+			"ssh -o PermitLocalCommand=yes -o LocalCommand=rm x host |  | " + here, "rm x | ssh command | " + here}},
+		{name: "known hosts command", line: "ssh -o KnownHostsCommand='rm x' host", want: []string{
+			"ssh -o KnownHostsCommand=rm x host |  | " + here, "rm x | ssh command | " + here}},
+		{name: "ordinary options run nothing", line: "ssh -o StrictHostKeyChecking=no -o ProxyCommand=none host", want: []string{
+			"ssh -o StrictHostKeyChecking=no -o ProxyCommand=none host |  | " + here}},
+		{name: "proxy command of a command on the host", line: `ssh a "ssh -o ProxyCommand='rm x' b"`, want: []string{
+			"ssh a ssh -o ProxyCommand='rm x' b |  | " + here, "ssh -o ProxyCommand=rm x b | ssh | ssh | -", "rm x | ssh command | ssh | -"}},
+		{name: "scp", line: "scp -o ProxyCommand='rm x' f host:", want: []string{
+			"scp -o ProxyCommand=rm x f host: |  | " + here, "rm x | ssh command | " + here}},
+		{name: "scp option after an operand", line: "scp f -P 22 -oProxyCommand='rm x' host:", want: []string{
+			"scp f -P 22 -oProxyCommand=rm x host: |  | " + here, "rm x | ssh command | " + here}},
+		{name: "sftp", line: "sftp -o 'ProxyCommand rm x' host", want: []string{
+			"sftp -o ProxyCommand rm x host |  | " + here, "rm x | ssh command | " + here}},
+		{name: "rsync remote shell", line: `rsync -e "ssh -o ProxyCommand='rm x'" -a src host:dst`, want: []string{
+			"rsync -e ssh -o ProxyCommand='rm x' -a src host:dst |  | " + here,
+			"ssh -o ProxyCommand=rm x | ssh command | " + here, "rm x | ssh command | " + here}},
+		{name: "rsync remote shell in a cluster", line: "rsync -avze 'ssh -p 2222' dist/ host:/srv", want: []string{
+			"rsync -avze ssh -p 2222 dist/ host:/srv |  | " + here, "ssh -p 2222 | ssh command | " + here}},
+		{name: "rsync long option", line: "rsync --rsh='ssh -oProxyCommand=id' a h:b", want: []string{
+			"rsync --rsh=ssh -oProxyCommand=id a h:b |  | " + here, "ssh -oProxyCommand=id | ssh command | " + here,
+			"id | ssh command | " + here}},
+		{name: "rsync remote shell variable", line: "RSYNC_RSH='ssh -o ProxyCommand=id' rsync -a x h:y", want: []string{
+			"rsync -a x h:y |  | " + here, "ssh -o ProxyCommand=id | ssh command | " + here, "id | ssh command | " + here}},
+		{name: "rsync filter is not a shell", line: "rsync -a -f '- *.o' src/ host:dst", want: []string{
+			"rsync -a -f - *.o src/ host:dst |  | " + here}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := parseForTest(t, tt.line)
+			var got []string
+			for _, c := range res.Commands {
+				dir := c.Dir
+				if dir == "" {
+					dir = "-"
+				}
+				got = append(got, strings.Join(c.Argv, " ")+" | "+c.Via+" | "+strings.Join(c.Wrappers, " ")+" | "+dir)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("commands:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tt.want, "\n  "))
+			}
+			for _, c := range res.Commands {
+				if want := c.Via == ViaSSH || slices.Contains(c.Wrappers, "ssh"); OverSSH(c) != want {
+					t.Errorf("%q: OverSSH = %v, want %v", c.Argv, !want, want)
+				}
+			}
+		})
+	}
 }

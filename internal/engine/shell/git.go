@@ -35,7 +35,14 @@ var gitGlobalValued = []string{"-C", "--git-dir", "--work-tree", "--namespace", 
 type gitSetting struct {
 	key   string
 	value field
+	// fromEnv says the setting came through the environment (GIT_CONFIG_PARAMETERS,
+	// GIT_CONFIG_COUNT, --config-env) rather than the line's own words.
+	fromEnv bool
 }
+
+// maxEnvSettings bounds how many settings are read from GIT_CONFIG_COUNT or
+// GIT_CONFIG_PARAMETERS.
+const maxEnvSettings = 64
 
 // gitCommands walks the shell commands that a git invocation would run from configuration given
 // on the line (git -c core.pager=CMD, git config alias.x '!CMD', GIT_SSH_COMMAND=CMD git ...)
@@ -62,7 +69,7 @@ func (w *walker) gitCommands(c cavra.SimpleCommand, args []field, env map[string
 			// --config-env=KEY=ENVVAR takes the value from the environment.
 			if key, name, ok := strings.Cut(strings.TrimPrefix(a, "--config-env="), "="); ok {
 				if v, known := lookupEnv(name, env, cx.st); known {
-					settings = append(settings, gitSetting{key: key, value: field{val: v, start: args[i].start, end: args[i].end}})
+					settings = append(settings, gitSetting{key: key, value: field{val: v, start: args[i].start, end: args[i].end}, fromEnv: true})
 				}
 			}
 		case slices.Contains(gitGlobalValued, a) && i+1 < len(args):
@@ -86,13 +93,16 @@ func (w *walker) gitCommands(c cavra.SimpleCommand, args []field, env map[string
 			settings = append(settings, gitSetting{key: name, value: field{val: v}})
 		}
 	}
+	if params, ok := lookupEnv("GIT_CONFIG_PARAMETERS", env, cx.st); ok {
+		settings = append(settings, gitConfigParameters(params)...)
+	}
 	if count, ok := lookupEnv("GIT_CONFIG_COUNT", env, cx.st); ok {
 		n, _ := strconv.Atoi(count)
-		for k := range min(n, 64) {
+		for k := range min(n, maxEnvSettings) {
 			key, okKey := lookupEnv("GIT_CONFIG_KEY_"+itoa(k), env, cx.st)
 			value, okValue := lookupEnv("GIT_CONFIG_VALUE_"+itoa(k), env, cx.st)
 			if okKey && okValue {
-				settings = append(settings, gitSetting{key: key, value: field{val: value}})
+				settings = append(settings, gitSetting{key: key, value: field{val: value}, fromEnv: true})
 			}
 		}
 	}
@@ -101,6 +111,9 @@ func (w *walker) gitCommands(c cavra.SimpleCommand, args []field, env map[string
 		return nil
 	}
 	st := cx.stateFor(c)
+	if err := w.gitEnvSettings(settings, nested, st, cx); err != nil {
+		return err
+	}
 	for _, s := range settings {
 		span := cx.span
 		if s.value.end.IsValid() {
@@ -143,6 +156,91 @@ func (w *walker) gitCommands(c cavra.SimpleCommand, args []field, env map[string
 		}
 	}
 	return nil
+}
+
+// gitEnvSettings emits the configuration that reaches git through its environment as the
+// `git -c KEY=VALUE ...` command it stands for (Via "git"), so that rules written against -c
+// (protocol.ext.allow=always, core.hooksPath=..., alias.x=...) judge it too. The command is
+// emitted, not walked: the settings' own shell commands are walked once, by gitCommands.
+func (w *walker) gitEnvSettings(settings []gitSetting, nested scope, st *state, cx *cmdCtx) error {
+	argv := []field{{val: "git"}}
+	for _, s := range settings {
+		if s.fromEnv {
+			argv = append(argv, field{val: "-c"}, field{val: s.key + "=" + s.value.val, dyn: s.value.dyn})
+		}
+	}
+	if len(argv) == 1 {
+		return nil
+	}
+	return w.emit(w.newCommand(argv, nil, nested.wrappers, ViaGit, nested, st.dir, cx.span))
+}
+
+// gitConfigParameters parses GIT_CONFIG_PARAMETERS, the variable through which git passes -c
+// options to the git commands it runs: entries separated by white space, each either
+// 'KEY=VALUE' (the older form) or 'KEY'='VALUE' (git 2.31 and later), single-quoted the way
+// git's sq_quote does it (a quote or "!" inside is written by closing the quotes, a backslash
+// and the character, and reopening them). 'KEY'= alone, an implicit boolean, runs nothing and
+// is skipped. Git refuses to run on text it cannot parse, and so does this.
+func gitConfigParameters(s string) []gitSetting {
+	var out []gitSetting
+	for len(out) < maxEnvSettings {
+		s = strings.TrimLeft(s, " \t\n\r\v\f")
+		if s == "" {
+			break
+		}
+		key, rest, ok := sqDequote(s)
+		if !ok {
+			break
+		}
+		switch {
+		case rest == "" || strings.IndexByte(" \t\n\r\v\f", rest[0]) >= 0:
+			if k, v, ok := strings.Cut(key, "="); ok {
+				out = append(out, gitSetting{key: strings.TrimSpace(k), value: field{val: v}, fromEnv: true})
+			}
+		case rest[0] == '=' && strings.HasPrefix(rest[1:], "'"):
+			value, after, ok := sqDequote(rest[1:])
+			if !ok || (after != "" && strings.IndexByte(" \t\n\r\v\f", after[0]) < 0) {
+				return out
+			}
+			out = append(out, gitSetting{key: key, value: field{val: value}, fromEnv: true})
+			rest = after
+		case rest[0] == '=':
+			rest = rest[1:] // 'KEY'= : an implicit boolean
+			if rest != "" && strings.IndexByte(" \t\n\r\v\f", rest[0]) < 0 {
+				return out
+			}
+		default:
+			return out
+		}
+		s = rest
+	}
+	return out
+}
+
+// sqDequote reads one single-quoted string from the start of s, as git's sq_dequote_step does:
+// the text between quotes, where a backslash and a quote or "!" between two quoted parts stand
+// for that character. It returns the string and the text after it.
+func sqDequote(s string) (string, string, bool) {
+	if !strings.HasPrefix(s, "'") {
+		return "", s, false
+	}
+	var b strings.Builder
+	i := 1
+	for {
+		j := strings.IndexByte(s[i:], '\'')
+		if j < 0 {
+			return "", s, false // unterminated
+		}
+		b.WriteString(s[i : i+j])
+		i += j + 1
+		// Out of the quotes: \' or \! followed by a quote resumes them.
+		if i+2 < len(s) && s[i] == '\\' && (s[i+1] == '\'' || s[i+1] == '!') && s[i+2] == '\'' {
+			b.WriteByte(s[i+1])
+			i += 3
+			continue
+		}
+		return b.String(), s[i:], true
+	}
 }
 
 // lookupEnv returns a variable git would see: from the command's environment, or a variable the

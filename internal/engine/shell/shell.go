@@ -17,13 +17,19 @@
 //     "pipeline", because each runs in its own subshell with redirected stdio.
 //   - Commands nested in a payload inherit the wrappers and environment of the command that
 //     ran it: `sudo bash -c 'rm x'` yields bash and rm, both with Wrappers [sudo].
-//   - An ssh remote command has Via "ssh" and no Dir; its redirections are not local files. A
+//   - An ssh remote command has Via "ssh" and no Dir; its redirections are not local files, and
+//     "ssh" is appended to its Wrappers, so commands nested further (ssh h sh -c '...') still say
+//     where they run; see OverSSH. Commands that an ssh client runs on this machine (-o
+//     ProxyCommand=..., LocalCommand, KnownHostsCommand; rsync -e CMD) have Via "ssh command". A
 //     command run in a container or pod (docker/podman/nerdctl exec|run|create, docker compose
 //     exec|run, kubectl/oc exec|run|debug, lxc/incus exec) is handled the same way with Via
 //     "container", and its runner (docker, kubectl, ...) is appended to Wrappers, so commands
 //     nested further (docker exec c sh -c '...') still say where they run; see InContainer.
 //   - Shell commands that git runs from its configuration (-c core.pager=..., git config
-//     alias.x '!...', GIT_SSH_COMMAND=..., ext:: remote URLs) have Via "git".
+//     alias.x '!...', GIT_SSH_COMMAND=..., GIT_CONFIG_PARAMETERS, ext:: remote URLs) have Via
+//     "git". Configuration given to git through the environment (GIT_CONFIG_PARAMETERS,
+//     GIT_CONFIG_COUNT, --config-env) also yields a `git -c KEY=VALUE ...` command, Via "git",
+//     so that rules written against -c see it.
 //   - A function that calls itself unconditionally in a forked process (:(){ :|:& };:) has that
 //     call marked Via "fork bomb".
 //   - A line too large or too deeply nested to judge safely is an error, like a syntax error.
@@ -40,6 +46,7 @@ import (
 
 	"github.com/cavra-dev/cavra"
 	"github.com/cavra-dev/cavra/internal/engine/paths"
+	"github.com/cavra-dev/cavra/internal/slab"
 )
 
 // Options says where a line runs.
@@ -74,6 +81,7 @@ const (
 	ViaPipedScript  = "piped script" // `echo 'rm -rf /' | sh`: literal text piped into a shell
 	ViaContainer    = "container"    // docker exec C cmd, kubectl exec pod -- cmd
 	ViaGit          = "git"          // a shell command in a git config value or an ext:: URL
+	ViaSSHCommand   = "ssh command"  // ssh -o ProxyCommand=CMD, LocalCommand, rsync -e CMD: run here
 	ViaForkBomb     = "fork bomb"    // f(){ f|f& }: a function that forks itself without end
 )
 
@@ -112,15 +120,18 @@ var parserPool = sync.Pool{New: func() any {
 // It never panics. A line that cannot be parsed returns an error (the caller then refuses to
 // allow silently); a payload nested deeper than MaxDepth is also an error.
 func Parse(line string, opts Options) (res Result, err error) {
+	w := walkers.Get().(*walker)
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = Result{}, cavra.Errorf(cavra.ErrInternal, "parse shell line: %w: %v", errPanic, r)
 		}
+		w.reset()
+		walkers.Put(w)
 	}()
 	if opts.MaxDepth <= 0 {
 		opts.MaxDepth = defaultMaxDepth
 	}
-	w := &walker{opts: opts, budget: maxParsedBytes, expandBudget: maxExpandedBytes}
+	w.opts, w.budget, w.expandBudget = opts, maxParsedBytes, maxExpandedBytes
 	f, err := w.parse(line)
 	if err != nil {
 		return Result{}, cavra.Errorf(cavra.ErrInvalid, "parse shell line: %w", err)
@@ -133,7 +144,39 @@ func Parse(line string, opts Options) (res Result, err error) {
 	if w.expandBudget < 0 {
 		return Result{}, cavra.Errorf(cavra.ErrInvalid, "normalise shell line: variables expand to more than %d bytes", maxExpandedBytes)
 	}
-	return w.res, nil
+	// The walker's buffers go back to the pool: the caller gets exact-size copies.
+	return Result{Commands: cloneOrNil(w.res.Commands), Files: cloneOrNil(w.res.Files)}, nil
+}
+
+// walkers reuses walkers, and with them the buffers a line is walked into: its plain syntax
+// nodes and the commands and files found.
+var walkers = sync.Pool{New: func() any { return new(walker) }}
+
+// maxKeptResults bounds the commands or files a pooled walker's buffers keep room for.
+const maxKeptResults = 64
+
+// reset makes w as new, keeping its buffers emptied.
+func (w *walker) reset() {
+	nodes, cmds, files, fieldBuf, ctxBuf := w.nodes, w.res.Commands, w.res.Files, w.fieldBuf, w.ctxBuf
+	nodes.reset()
+	slab.Release(&fieldBuf, maxArenaNodes)
+	slab.Release(&ctxBuf, maxKeptResults)
+	clear(cmds) // no line's commands outlive its Parse call in the pool
+	clear(files)
+	*w = walker{nodes: nodes, fieldBuf: fieldBuf, ctxBuf: ctxBuf}
+	if cap(cmds) <= maxKeptResults {
+		w.res.Commands = cmds[:0]
+	}
+	if cap(files) <= maxKeptResults {
+		w.res.Files = files[:0]
+	}
+}
+
+func cloneOrNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }
 
 // walker accumulates the result of one Parse call.
@@ -148,6 +191,12 @@ type walker struct {
 	// bounds how deeply nested substitutions are folded into their output.
 	noFold    bool
 	foldDepth int
+	// nodes holds the syntax trees of plain lines (see parseSimple); fieldBuf and ctxBuf the
+	// words and contexts of the commands walked. All three are freed when Parse returns, never
+	// before, so nothing handed out during a walk is handed out twice.
+	nodes    nodeArena
+	fieldBuf []field
+	ctxBuf   []cmdCtx
 }
 
 // scope is the lexical context of the nodes being walked. It is passed by value: entering a
@@ -187,7 +236,7 @@ func (w *walker) parse(text string) (*syntax.File, error) {
 	if d := bracketDepth(text); d > maxBracketDepth {
 		return nil, fmt.Errorf("brackets nest %d deep, more than the limit of %d", d, maxBracketDepth)
 	}
-	if f, ok := parseSimple(text); ok {
+	if f, ok := w.nodes.parseSimple(text); ok {
 		return f, nil
 	}
 	p := parserPool.Get().(*syntax.Parser)

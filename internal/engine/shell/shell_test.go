@@ -275,7 +275,7 @@ func TestParseCommands(t *testing.T) {
 		}},
 		{name: "ssh remote", line: "ssh -p 22 host 'rm -rf /tmp/x'", want: []wantCmd{
 			{argv: []string{"ssh", "-p", "22", "host", "rm -rf /tmp/x"}, program: "ssh", span: "ssh -p 22 host 'rm -rf /tmp/x'"},
-			{argv: []string{"rm", "-rf", "/tmp/x"}, program: "rm", via: "ssh", dir: "-", span: "'rm -rf /tmp/x'"},
+			{argv: []string{"rm", "-rf", "/tmp/x"}, program: "rm", wrappers: []string{"ssh"}, via: "ssh", dir: "-", span: "'rm -rf /tmp/x'"},
 		}},
 		{name: "ssh without command", line: "ssh -i key host", want: []wantCmd{
 			{argv: []string{"ssh", "-i", "key", "host"}, program: "ssh", span: "ssh -i key host"},

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/cavra-dev/cavra"
 )
 
 // wrapperSpec describes a program that runs another program given as its remaining arguments,
@@ -314,33 +316,167 @@ func suCommand(args []field) (field, bool) {
 	return field{}, false
 }
 
-// sshRemote returns the words of ssh's remote command, after its options and destination.
-func sshRemote(args []field) []field {
+// sshArgs returns the values of ssh's -o options and the words of its remote command. Like
+// OpenSSH, it reads options after the destination too (ssh host -p 22 cmd): the remote command
+// starts at the first word after the destination that is not an option.
+func sshArgs(args []field) (opts, remote []field) {
 	const withValue = "BbcDEeFIiJLlmOoPpQRSWw"
-	i := 0
+	i, host, terminated := 0, false, false
 	for i < len(args) {
 		a := args[i].val
-		if a == "--" {
+		if !terminated && a == "--" {
+			terminated = true
 			i++
+			if host {
+				break
+			}
+			continue
+		}
+		if terminated || len(a) < 2 || a[0] != '-' {
+			if host {
+				break
+			}
+			host = true
+			i++
+			if terminated {
+				break
+			}
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			if strings.IndexByte(withValue, a[j]) < 0 {
+				continue
+			}
+			v, ok := args[i], true
+			if j == len(a)-1 {
+				i++
+				if ok = i < len(args); ok {
+					v = args[i]
+				}
+			} else {
+				v.val = a[j+1:]
+			}
+			if ok && a[j] == 'o' {
+				opts = append(opts, v)
+			}
+			break
+		}
+		i++
+	}
+	if !host || i >= len(args) {
+		return opts, nil
+	}
+	return opts, args[i:]
+}
+
+// sshClientValued are the short options that take a value, for the programs that pass -o
+// options on to ssh.
+var sshClientValued = map[string]string{
+	"scp":  "cDFiJloPSX",
+	"sftp": "BbcDFiJloPRSs",
+}
+
+// sshClientOptions returns the values of the -o options of scp or sftp, which pass them to ssh.
+func sshClientOptions(prog string, args []field) []field {
+	withValue := sshClientValued[prog]
+	var opts []field
+	for i := 0; i < len(args); i++ {
+		a := args[i].val
+		if a == "--" {
 			break
 		}
 		if len(a) < 2 || a[0] != '-' {
-			break
+			continue // operands and options may mix
 		}
 		for j := 1; j < len(a); j++ {
-			if strings.IndexByte(withValue, a[j]) >= 0 {
+			if strings.IndexByte(withValue, a[j]) < 0 {
+				continue
+			}
+			v := args[i]
+			if j == len(a)-1 {
+				if i++; i >= len(args) {
+					break
+				}
+				v = args[i]
+			} else {
+				v.val = a[j+1:]
+			}
+			if a[j] == 'o' {
+				opts = append(opts, v)
+			}
+			break
+		}
+	}
+	return opts
+}
+
+// sshOptionCommands are the ssh options (lower case) whose value is a command line that ssh runs
+// through the local shell; RemoteCommand runs on the remote host instead.
+var sshOptionCommands = map[string]bool{"proxycommand": true, "localcommand": true, "knownhostscommand": true}
+
+// splitSSHOption splits an ssh -o option into its key (lower case) and value: ssh accepts
+// "Key=Value", "Key Value" and "Key = Value".
+func splitSSHOption(s string) (key, value string) {
+	s = strings.TrimLeft(s, " \t")
+	end := strings.IndexAny(s, " \t=")
+	if end < 0 {
+		return strings.ToLower(s), ""
+	}
+	key, value = strings.ToLower(s[:end]), strings.TrimLeft(s[end:], " \t")
+	if v, ok := strings.CutPrefix(value, "="); ok {
+		value = strings.TrimLeft(v, " \t")
+	}
+	return key, value
+}
+
+// rsyncRemoteShells returns the values of rsync's -e/--rsh options: the command rsync runs to
+// reach the remote host (ssh -p 2222, or anything else).
+func rsyncRemoteShells(args []field) []field {
+	const withValue = "BefMT@" // short options with a value: --block-size, --rsh, --filter, ...
+	var out []field
+	for i := 0; i < len(args); i++ {
+		a := args[i].val
+		switch {
+		case a == "--":
+			return out
+		case a == "--rsh":
+			if i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+		case strings.HasPrefix(a, "--rsh="):
+			f := args[i]
+			f.val = strings.TrimPrefix(a, "--rsh=")
+			out = append(out, f)
+		case strings.HasPrefix(a, "--"):
+		case len(a) > 1 && a[0] == '-':
+			for j := 1; j < len(a); j++ {
+				if strings.IndexByte(withValue, a[j]) < 0 {
+					continue
+				}
+				v := args[i]
 				if j == len(a)-1 {
-					i++
+					if i++; i >= len(args) {
+						break
+					}
+					v = args[i]
+				} else {
+					v.val = a[j+1:]
+				}
+				if a[j] == 'e' {
+					out = append(out, v)
 				}
 				break
 			}
 		}
-		i++
 	}
-	if i+1 >= len(args) {
-		return nil // no destination, or no remote command
-	}
-	return args[i+1:]
+	return out
+}
+
+// OverSSH reports whether c runs on another machine through ssh (ssh host cmd, and what that
+// runs in turn): its paths name that machine's files, not this one's.
+func OverSSH(c cavra.SimpleCommand) bool {
+	return slices.Contains(c.Wrappers, "ssh")
 }
 
 // watchCommand returns the words watch joins into the shell command it runs.
