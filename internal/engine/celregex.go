@@ -28,10 +28,11 @@ func prefilteredMatchCall(call interpreter.InterpretableCall, pattern string) (i
 	if err != nil {
 		return nil, err
 	}
-	if len(call.Args()) != 2 {
+	args := call.Args()
+	if len(args) != 2 {
 		return interpreter.MatchesRegexOptimization.Factory(call, pattern) // not a matches call we know
 	}
-	return &matchCall{InterpretableCall: call, re: re, required: requiredLiterals(pattern)}, nil
+	return &matchCall{InterpretableCall: call, args: [2]interpreter.InterpretableV2(args), re: re, required: requiredLiterals(pattern)}, nil
 }
 
 // matchCall evaluates `text.matches(pattern)` for a constant pattern. It is the call
@@ -39,15 +40,17 @@ func prefilteredMatchCall(call interpreter.InterpretableCall, pattern string) (i
 // arguments first), without a slice of arguments per evaluation.
 type matchCall struct {
 	interpreter.InterpretableCall // the original call: id, function, overload, arguments
-	re                            *regexp.Regexp
-	required                      []literal
+	// args are the call's arguments, kept: a binary call makes a new slice of them per Args().
+	args     [2]interpreter.InterpretableV2
+	re       *regexp.Regexp
+	required []literal
 }
 
 // Exec implements interpreter.InterpretableV2.
 func (c *matchCall) Exec(frame *interpreter.ExecutionFrame) ref.Val {
 	var vals [2]ref.Val
 	var unk *types.Unknown
-	for i, arg := range c.Args() {
+	for i, arg := range c.args {
 		vals[i] = arg.Exec(frame)
 		if types.IsError(vals[i]) {
 			return vals[i]

@@ -163,13 +163,13 @@ func isNumber(s string) bool {
 	return s != ""
 }
 
-// deriveFiles returns the file operations a simple command implies.
-func deriveFiles(c cavra.SimpleCommand) []cavra.FileOp {
+// appendDerivedFiles appends the file operations a simple command implies to out.
+func appendDerivedFiles(out []cavra.FileOp, c cavra.SimpleCommand) []cavra.FileOp {
 	if shell.OverSSH(c) {
-		return nil // ssh h sh -c 'cat .env': another machine's files; secrets.remote-* judge them
+		return out // ssh h sh -c 'cat .env': another machine's files; secrets.remote-* judge them
 	}
-	ops := operands(c.Argv)
-	var out []cavra.FileOp
+	var opsBuf [8]string // most commands have few operands: no allocation for them
+	ops := appendOperands(opsBuf[:0], c.Argv)
 	add := func(op cavra.FileOperation, raw string) {
 		if raw == "" || raw == "-" {
 			return

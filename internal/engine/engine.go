@@ -373,16 +373,16 @@ func (e *Engine) Normalize(a cavra.Action) (cavra.Action, error) {
 				if shell.OverSSH(c) {
 					continue // runs on another machine: its paths are not ours
 				}
-				var files []cavra.FileOp
+				from := len(a.Files)
 				if !shell.InContainer(c) { // a container's paths are not ours either; its network is
-					files = deriveFiles(c)
+					a.Files = appendDerivedFiles(a.Files, c)
 				}
-				for _, f := range files {
+				for i := from; i < len(a.Files); i++ {
+					f := &a.Files[i]
 					f.Path = paths.Resolve(f.Raw, dirOf(c, a.Cwd), a.Home)
 					if f.To != "" {
 						f.To = paths.Resolve(f.To, dirOf(c, a.Cwd), a.Home)
 					}
-					a.Files = append(a.Files, f)
 				}
 				if g, ok := deriveGit(c); ok {
 					a.Git = append(a.Git, g)
