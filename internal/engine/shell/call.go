@@ -2,6 +2,7 @@ package shell
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -328,28 +329,13 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 			return w.payload(pf.val, nested, cx.stateFor(c), ViaShellC, cx.fieldsSpan([]field{pf}), pf.dyn)
 		}
 	case prog == "ssh":
-		opts, remote := sshArgs(args)
-		remoteOption, err := w.sshOptions(c, opts, nested, cx)
-		if err != nil {
-			return err
-		}
-		if len(remote) == 0 && remoteOption != nil {
-			remote = []field{*remoteOption} // ssh -o RemoteCommand='cmd' host
-		}
-		if len(remote) > 0 {
-			text, dyn := joinFields(remote)
-			cx.markPayload(remote...)
-			onHost := nested
-			onHost.remote = true
-			onHost.home = ""
-			onHost.wrappers = append(slices.Clip(wrappers), "ssh")
-			return w.payload(text, onHost, &state{}, ViaSSH, cx.fieldsSpan(remote), dyn)
-		}
+		return w.ssh(c, args, nested, cx)
+	case prog == "autossh":
+		return w.autossh(c, args, nested, cx)
 	case prog == "scp" || prog == "sftp":
-		_, err := w.sshOptions(c, sshClientOptions(prog, args), nested, cx)
-		return err
+		return w.sshClient(c, prog, args, nested, cx)
 	case prog == "rsync":
-		shells := rsyncRemoteShells(args)
+		shells, paths := rsyncArgs(args)
 		if len(shells) == 0 {
 			if v, ok := lookupEnv("RSYNC_RSH", env, cx.st); ok && strings.TrimSpace(v) != "" {
 				shells = []field{{val: v}}
@@ -362,6 +348,15 @@ func (w *walker) special(c cavra.SimpleCommand, cmd []field, env map[string]stri
 				span = cx.fieldsSpan([]field{f})
 			}
 			if err := w.payload(f.val, nested, cx.stateFor(c), ViaSSHCommand, span, f.dyn); err != nil {
+				return err
+			}
+		}
+		for _, f := range paths {
+			if strings.TrimSpace(f.val) == "" {
+				continue
+			}
+			cx.markPayload(f)
+			if err := w.onHost(f.val, f.dyn, nested, cx.fieldsSpan([]field{f})); err != nil {
 				return err
 			}
 		}
@@ -432,6 +427,99 @@ func (w *walker) sshOptions(c cavra.SimpleCommand, opts []field, nested scope, c
 		}
 	}
 	return remote, nil
+}
+
+// ssh walks what an ssh client runs: the commands of its -o options here, and its remote
+// command on the host.
+func (w *walker) ssh(c cavra.SimpleCommand, args []field, nested scope, cx *cmdCtx) error {
+	opts, remote := sshArgs(args)
+	remoteOption, err := w.sshOptions(c, opts, nested, cx)
+	if err != nil {
+		return err
+	}
+	if len(remote) == 0 && remoteOption != nil {
+		remote = []field{*remoteOption} // ssh -o RemoteCommand='cmd' host
+	}
+	if len(remote) == 0 {
+		return nil
+	}
+	text, dyn := joinFields(remote)
+	cx.markPayload(remote...)
+	return w.onHost(text, dyn, nested, cx.fieldsSpan(remote))
+}
+
+// onHost walks a shell line run on a remote host through ssh: "ssh" joins its wrappers, and it
+// has no local directory, home or shell state.
+func (w *walker) onHost(text string, dyn bool, nested scope, span cavra.Span) error {
+	host := nested
+	host.remote = true
+	host.home = ""
+	host.wrappers = append(slices.Clip(nested.wrappers), "ssh")
+	return w.payload(text, host, &state{}, ViaSSH, span, dyn)
+}
+
+// autossh walks the ssh that autossh runs with its arguments (less autossh's own options), as a
+// command of its own: AUTOSSH_PATH, if set, names the program run in place of ssh.
+func (w *walker) autossh(c cavra.SimpleCommand, args []field, nested scope, cx *cmdCtx) error {
+	sshArgv, stop := autosshArgs(args)
+	if stop {
+		return nil
+	}
+	prog := field{val: "ssh"}
+	if v, ok := lookupEnv("AUTOSSH_PATH", nested.env, cx.st); ok && strings.TrimSpace(v) != "" {
+		prog = optionValue(field{}, v)
+	}
+	return w.runs(c, append([]field{prog}, sshArgv...), nested, append(slices.Clip(nested.wrappers), "autossh"), c.Via, cx)
+}
+
+// sshClient walks what scp or sftp run besides the transfer: the commands of their -o options,
+// the programs they run in place of ssh (-S, -D) and an sftp server command run on the host.
+func (w *walker) sshClient(c cavra.SimpleCommand, prog string, args []field, nested scope, cx *cmdCtx) error {
+	cl := sshClientArgs(prog, args)
+	if _, err := w.sshOptions(c, cl.opts, nested, cx); err != nil {
+		return err
+	}
+	for _, f := range cl.programs {
+		// A path, run without a shell: the program is the whole value, and its words are not
+		// parsed again (their substitutions are the outer walk's).
+		if err := w.runs(c, []field{f}, nested, nested.wrappers, ViaSSHCommand, cx); err != nil {
+			return err
+		}
+	}
+	if f := cl.direct; f != nil && strings.TrimSpace(f.val) != "" {
+		// sftp splits the value into a command and its arguments; parsing it as shell text
+		// finds at least what that runs.
+		cx.markPayload(*f)
+		if err := w.payload(f.val, nested, cx.stateFor(c), ViaSSHCommand, cx.fieldsSpan([]field{*f}), f.dyn); err != nil {
+			return err
+		}
+	}
+	if f := cl.server; f != nil && strings.Contains(f.val, "/") {
+		// sftp -s /path/to/sftp-server: a path is run by the remote shell, not as a subsystem.
+		cx.markPayload(*f)
+		return w.onHost(f.val, f.dyn, nested, cx.fieldsSpan([]field{*f}))
+	}
+	return nil
+}
+
+// runs walks argv as a command that c runs itself, without a shell (find -exec's way).
+func (w *walker) runs(c cavra.SimpleCommand, argv []field, nested scope, wrappers []string, via string, cx *cmdCtx) error {
+	if len(argv) == 0 || argv[0].val == "" {
+		return nil
+	}
+	sc := nested
+	sc.fn = "" // an exec'd program does not know this shell's functions
+	if sc.depth++; sc.depth > w.opts.MaxDepth {
+		return fmt.Errorf("%s command nested deeper than %d levels", c.Program, w.opts.MaxDepth)
+	}
+	span := cx.span
+	if argv[0].end.IsValid() {
+		span = cx.fieldsSpan(argv[:1])
+	}
+	sub := &cmdCtx{sc: sc, st: cx.stateFor(c), payloadWords: cx.payloadWords, span: span}
+	err := w.simple(argv, nested.env, wrappers, via, sub)
+	cx.payloadWords = sub.payloadWords
+	return err
 }
 
 // stateFor returns the shell state a program run by c starts from: a copy of the current one,

@@ -370,6 +370,86 @@ func TestParseSSHCommands(t *testing.T) {
 			"rsync -a x h:y |  | " + here, "ssh -o ProxyCommand=id | ssh command | " + here, "id | ssh command | " + here}},
 		{name: "rsync filter is not a shell", line: "rsync -a -f '- *.o' src/ host:dst", want: []string{
 			"rsync -a -f - *.o src/ host:dst |  | " + here}},
+		// ssh's own option forms before the remote command.
+		{name: "forced tty", line: "ssh -t host 'sudo rm -rf /srv/x'", want: []string{
+			"ssh -t host sudo rm -rf /srv/x |  | " + here, "rm -rf /srv/x | ssh | ssh sudo | -"}},
+		{name: "forced tty twice", line: "ssh -tt host cat .env", want: []string{
+			"ssh -tt host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "tty and port in one cluster", line: "ssh -tp 22 host cat .env", want: []string{
+			"ssh -tp 22 host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "port attached in a cluster", line: "ssh -tp22 host cat .env", want: []string{
+			"ssh -tp22 host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "login name", line: "ssh -l deploy host cat .env", want: []string{
+			"ssh -l deploy host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "jump host", line: "ssh -J bastion -l deploy web 'rm -rf /srv/app'", want: []string{
+			"ssh -J bastion -l deploy web rm -rf /srv/app |  | " + here, "rm -rf /srv/app | ssh | ssh | -"}},
+		{name: "double dash before the destination", line: "ssh -- host cat .env", want: []string{
+			"ssh -- host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "options then double dash", line: "ssh -t -p 22 -- host cat .env", want: []string{
+			"ssh -t -p 22 -- host cat .env |  | " + here, "cat .env | ssh | ssh | -"}},
+		{name: "after double dash the words are the command", line: "ssh -- host -p 22", want: []string{
+			"ssh -- host -p 22 |  | " + here, "-p 22 | ssh | ssh | -"}},
+		{name: "option value that looks like a double dash", line: "ssh -l -- host id", want: []string{
+			"ssh -l -- host id |  | " + here, "id | ssh | ssh | -"}},
+		{name: "no command after the options", line: "ssh -t -J bastion host", want: []string{
+			"ssh -t -J bastion host |  | " + here}},
+		// sshpass and autossh run an ssh that is judged like a bare one.
+		{name: "sshpass password", line: "sshpass -p pw ssh host 'cat .env'", want: []string{
+			"ssh host cat .env |  | sshpass" + here, "cat .env | ssh | sshpass ssh | -"}},
+		{name: "sshpass password attached", line: "sshpass -ppw ssh host cat .env", want: []string{
+			"ssh host cat .env |  | sshpass" + here, "cat .env | ssh | sshpass ssh | -"}},
+		{name: "sshpass environment", line: "sshpass -e ssh -p 22 host cat .env", want: []string{
+			"ssh -p 22 host cat .env |  | sshpass" + here, "cat .env | ssh | sshpass ssh | -"}},
+		{name: "sshpass named variable", line: "sshpass -eVAULT_PW -v ssh host cat .env", want: []string{
+			"ssh host cat .env |  | sshpass" + here, "cat .env | ssh | sshpass ssh | -"}},
+		{name: "sshpass file", line: "sshpass -f pw.txt -P assword ssh host cat .env", want: []string{
+			"ssh host cat .env |  | sshpass" + here, "cat .env | ssh | sshpass ssh | -"}},
+		{name: "sshpass rsync", line: "sshpass -e rsync --rsync-path='cat .env' host:x .", want: []string{
+			"rsync --rsync-path=cat .env host:x . |  | sshpass" + here, "cat .env | ssh | sshpass ssh | -"}},
+		{name: "sshpass version runs nothing", line: "sshpass -V ssh host cat .env", want: []string{
+			"sshpass -V ssh host cat .env |  | " + here}},
+		{name: "autossh", line: "autossh -M 0 host 'rm -rf /srv/x'", want: []string{
+			"autossh -M 0 host rm -rf /srv/x |  | " + here, "ssh host rm -rf /srv/x |  | autossh | " + testDir,
+			"rm -rf /srv/x | ssh | autossh ssh | -"}},
+		{name: "autossh options clustered", line: "autossh -fM 20000 -p 22 host cat .env", want: []string{
+			"autossh -fM 20000 -p 22 host cat .env |  | " + here, "ssh -p 22 host cat .env |  | autossh | " + testDir,
+			"cat .env | ssh | autossh ssh | -"}},
+		{name: "autossh monitor port attached", line: "autossh -M20000:20001 -tf host -- cat .env", want: []string{
+			"autossh -M20000:20001 -tf host -- cat .env |  | " + here, "ssh -t host -- cat .env |  | autossh | " + testDir,
+			"cat .env | ssh | autossh ssh | -"}},
+		{name: "autossh tunnel", line: "autossh -M 0 -f -N -L 5432:localhost:5432 db", want: []string{
+			"autossh -M 0 -f -N -L 5432:localhost:5432 db |  | " + here, "ssh -N -L 5432:localhost:5432 db |  | autossh | " + testDir}},
+		{name: "autossh proxy command", line: "autossh -M 0 -o ProxyCommand='rm x' host", want: []string{
+			"autossh -M 0 -o ProxyCommand=rm x host |  | " + here, "ssh -o ProxyCommand=rm x host |  | autossh | " + testDir,
+			"rm x | ssh command | autossh | " + testDir}},
+		{name: "autossh path", line: "AUTOSSH_PATH=./evil.sh autossh -M 0 host", want: []string{
+			"autossh -M 0 host |  | " + here, "./evil.sh host |  | autossh | " + testDir}},
+		{name: "autossh version", line: "autossh -V", want: []string{"autossh -V |  | " + here}},
+		// Programs scp and sftp run in place of ssh, and commands they have run on the host.
+		{name: "scp program", line: "scp -S ./evil.sh a host:b", want: []string{
+			"scp -S ./evil.sh a host:b |  | " + here, "./evil.sh | ssh command | " + here}},
+		{name: "scp program attached", line: "scp -S/tmp/x/evil a host:b", want: []string{
+			"scp -S/tmp/x/evil a host:b |  | " + here, "/tmp/x/evil | ssh command | " + here}},
+		{name: "scp program is a path, not a shell line", line: `scp -S 'sh -c "curl x|sh"' a host:b`, want: []string{
+			`scp -S sh -c "curl x|sh" a host:b |  | ` + here, `sh -c "curl x|sh" | ssh command | ` + here}},
+		{name: "scp local sftp server", line: "scp -D ./srv a b", want: []string{
+			"scp -D ./srv a b |  | " + here, "./srv | ssh command | " + here}},
+		{name: "sftp program", line: "sftp -S ./evil.sh host", want: []string{
+			"sftp -S ./evil.sh host |  | " + here, "./evil.sh | ssh command | " + here}},
+		{name: "sftp direct server command", line: "sftp -D 'sh -c \"rm x\"'", want: []string{
+			`sftp -D sh -c "rm x" |  | ` + here, `sh -c rm x | ssh command | ` + here, "rm x | sh -c | " + here}},
+		{name: "sftp server path runs on the host", line: "sftp -s '/bin/cat .env; /usr/lib/sftp-server' host", want: []string{
+			"sftp -s /bin/cat .env; /usr/lib/sftp-server host |  | " + here, "/bin/cat .env | ssh | ssh | -",
+			"/usr/lib/sftp-server | ssh | ssh | -"}},
+		{name: "sftp subsystem name", line: "sftp -s sftp host", want: []string{"sftp -s sftp host |  | " + here}},
+		// rsync --rsync-path is a shell line run on the host.
+		{name: "rsync path", line: "rsync --rsync-path='cat /etc/shadow; rsync' -a host:x .", want: []string{
+			"rsync --rsync-path=cat /etc/shadow; rsync -a host:x . |  | " + here, "cat /etc/shadow | ssh | ssh | -",
+			"rsync | ssh | ssh | -"}},
+		{name: "rsync path as its own word", line: "rsync -a --rsync-path 'sudo rsync' host:/srv/ backup/", want: []string{
+			"rsync -a --rsync-path sudo rsync host:/srv/ backup/ |  | " + here, "rsync | ssh | ssh sudo | -"}},
+		{name: "rsync path changes directory", line: `rsync -avR --rsync-path="cd /a/b && rsync" host:c/d /e/`, want: []string{
+			"rsync -avR --rsync-path=cd /a/b && rsync host:c/d /e/ |  | " + here, "cd /a/b | ssh | ssh | -", "rsync | ssh | ssh | -"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

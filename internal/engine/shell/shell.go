@@ -19,8 +19,10 @@
 //     ran it: `sudo bash -c 'rm x'` yields bash and rm, both with Wrappers [sudo].
 //   - An ssh remote command has Via "ssh" and no Dir; its redirections are not local files, and
 //     "ssh" is appended to its Wrappers, so commands nested further (ssh h sh -c '...') still say
-//     where they run; see OverSSH. Commands that an ssh client runs on this machine (-o
-//     ProxyCommand=..., LocalCommand, KnownHostsCommand; rsync -e CMD) have Via "ssh command". A
+//     where they run; see OverSSH. The same holds for ssh run by sshpass or autossh, for rsync
+//     --rsync-path=CMD and for an sftp -s server path. Commands that an ssh client runs on this
+//     machine (-o ProxyCommand=..., LocalCommand, KnownHostsCommand; rsync -e CMD; scp/sftp -S
+//     PROG, scp -D PROG, sftp -D CMD) have Via "ssh command". A
 //     command run in a container or pod (docker/podman/nerdctl exec|run|create, docker compose
 //     exec|run, kubectl/oc exec|run|debug, lxc/incus exec) is handled the same way with Via
 //     "container", and its runner (docker, kubectl, ...) is appended to Wrappers, so commands

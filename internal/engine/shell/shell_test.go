@@ -280,6 +280,28 @@ func TestParseCommands(t *testing.T) {
 		{name: "ssh without command", line: "ssh -i key host", want: []wantCmd{
 			{argv: []string{"ssh", "-i", "key", "host"}, program: "ssh", span: "ssh -i key host"},
 		}},
+		{name: "sshpass runs ssh", line: "sshpass -p pw ssh host 'cat .env'", want: []wantCmd{
+			{argv: []string{"ssh", "host", "cat .env"}, program: "ssh", wrappers: []string{"sshpass"}, span: "sshpass -p pw ssh host 'cat .env'"},
+			{argv: []string{"cat", ".env"}, program: "cat", wrappers: []string{"sshpass", "ssh"}, via: "ssh", dir: "-", span: "'cat .env'"},
+		}},
+		{name: "autossh runs ssh", line: "autossh -M 0 host 'rm -rf /srv/x'", want: []wantCmd{
+			{argv: []string{"autossh", "-M", "0", "host", "rm -rf /srv/x"}, program: "autossh", span: "autossh -M 0 host 'rm -rf /srv/x'"},
+			{argv: []string{"ssh", "host", "rm -rf /srv/x"}, program: "ssh", wrappers: []string{"autossh"}, span: "autossh -M 0 host 'rm -rf /srv/x'"},
+			{argv: []string{"rm", "-rf", "/srv/x"}, program: "rm", wrappers: []string{"autossh", "ssh"}, via: "ssh", dir: "-", span: "'rm -rf /srv/x'"},
+		}},
+		{name: "scp program", line: "scp -S ./bin/evil.sh a host:b", want: []wantCmd{
+			{argv: []string{"scp", "-S", "./bin/evil.sh", "a", "host:b"}, program: "scp", span: "scp -S ./bin/evil.sh a host:b"},
+			{argv: []string{"./bin/evil.sh"}, program: "evil.sh", via: "ssh command", span: "./bin/evil.sh"},
+		}},
+		{name: "scp program attached", line: "scp -qS./bin/evil.sh a host:b", want: []wantCmd{
+			{argv: []string{"scp", "-qS./bin/evil.sh", "a", "host:b"}, program: "scp", span: "scp -qS./bin/evil.sh a host:b"},
+			{argv: []string{"./bin/evil.sh"}, program: "evil.sh", via: "ssh command", span: "-qS./bin/evil.sh"},
+		}},
+		{name: "rsync path", line: "rsync --rsync-path='cat .env; rsync' host:x .", want: []wantCmd{
+			{argv: []string{"rsync", "--rsync-path=cat .env; rsync", "host:x", "."}, program: "rsync", span: "rsync --rsync-path='cat .env; rsync' host:x ."},
+			{argv: []string{"cat", ".env"}, program: "cat", wrappers: []string{"ssh"}, via: "ssh", dir: "-", span: "--rsync-path='cat .env; rsync'"},
+			{argv: []string{"rsync"}, program: "rsync", wrappers: []string{"ssh"}, via: "ssh", dir: "-", span: "--rsync-path='cat .env; rsync'"},
+		}},
 		{name: "watch", line: "watch -n 5 'rm -rf /tmp/x; ls'", want: []wantCmd{
 			{argv: []string{"watch", "-n", "5", "rm -rf /tmp/x; ls"}, program: "watch", span: "watch -n 5 'rm -rf /tmp/x; ls'"},
 			{argv: []string{"rm", "-rf", "/tmp/x"}, program: "rm", via: "sh -c", span: "'rm -rf /tmp/x; ls'"},

@@ -15,6 +15,8 @@ type wrapperSpec struct {
 	argLong   []string // long options that take a value when not given as --name=value
 	stopShort string   // short options under which no command runs (command -v, sudo -l)
 	stopLong  []string
+	// optShort are short options whose value, if any, is the rest of the word (sshpass -eVAR).
+	optShort string
 	// operands is how many operands come before the command (timeout's DURATION).
 	operands int
 	// assignments says NAME=VALUE operands before the command set its environment.
@@ -70,6 +72,8 @@ var wrapperSpecs = map[string]*wrapperSpec{
 		chdir:    []string{"-D", "--chdir"},
 	},
 	"unbuffer": {},
+	// sshpass runs its command (ssh, scp, rsync) with a password typed into its terminal.
+	"sshpass": {argShort: "fdpP", optShort: "e", stopShort: "hV", stopLong: []string{"help"}},
 	"xargs": {
 		argShort: "adEILnPs",
 		argLong: []string{"arg-file", "delimiter", "max-args", "max-procs", "max-chars",
@@ -137,6 +141,10 @@ options:
 			if strings.IndexByte(s.stopShort, c) >= 0 {
 				r.stop = true
 				return r
+			}
+			if strings.IndexByte(s.optShort, c) >= 0 {
+				r.opts = append(r.opts, opt{"-" + string(c), a[j+1:]})
+				break
 			}
 			if strings.IndexByte(s.argShort, c) >= 0 {
 				value := a[j+1:]
@@ -316,11 +324,13 @@ func suCommand(args []field) (field, bool) {
 	return field{}, false
 }
 
+// sshValued are the short options of ssh that take a value.
+const sshValued = "BbcDEeFIiJLlmOoPpQRSWw"
+
 // sshArgs returns the values of ssh's -o options and the words of its remote command. Like
 // OpenSSH, it reads options after the destination too (ssh host -p 22 cmd): the remote command
 // starts at the first word after the destination that is not an option.
 func sshArgs(args []field) (opts, remote []field) {
-	const withValue = "BbcDEeFIiJLlmOoPpQRSWw"
 	i, host, terminated := 0, false, false
 	for i < len(args) {
 		a := args[i].val
@@ -344,7 +354,7 @@ func sshArgs(args []field) (opts, remote []field) {
 			continue
 		}
 		for j := 1; j < len(a); j++ {
-			if strings.IndexByte(withValue, a[j]) < 0 {
+			if strings.IndexByte(sshValued, a[j]) < 0 {
 				continue
 			}
 			v, ok := args[i], true
@@ -369,6 +379,59 @@ func sshArgs(args []field) (opts, remote []field) {
 	return opts, args[i:]
 }
 
+// autosshArgs returns the arguments autossh passes to the ssh it runs: its own, without
+// autossh's -M PORT and -f. stop is true for -V, under which no ssh runs. Options end at "--" or
+// at the word after the destination, where the remote command starts.
+func autosshArgs(args []field) (out []field, stop bool) {
+	i, operands := 0, 0
+	for ; i < len(args); i++ {
+		a := args[i].val
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			if operands++; operands > 1 {
+				break
+			}
+			out = append(out, args[i])
+			continue
+		}
+		word, kept := args[i], []byte{'-'}
+		var value *field
+		for j := 1; j < len(a); j++ {
+			c := a[j]
+			switch {
+			case c == 'V':
+				return nil, true
+			case c == 'f':
+				continue // autossh goes to the background itself
+			case c != 'M' && strings.IndexByte(sshValued, c) < 0:
+				kept = append(kept, c)
+				continue
+			}
+			// c takes a value: the rest of the word, or the next word. -M's is autossh's own.
+			if c != 'M' {
+				kept = append(kept, a[j:]...)
+			}
+			if j == len(a)-1 && i+1 < len(args) {
+				i++
+				if c != 'M' {
+					value = &args[i]
+				}
+			}
+			break
+		}
+		if len(kept) > 1 {
+			word.val = string(kept)
+			out = append(out, word)
+		}
+		if value != nil {
+			out = append(out, *value)
+		}
+	}
+	return append(out, args[i:]...), false
+}
+
 // sshClientValued are the short options that take a value, for the programs that pass -o
 // options on to ssh.
 var sshClientValued = map[string]string{
@@ -376,10 +439,22 @@ var sshClientValued = map[string]string{
 	"sftp": "BbcDFiJloPRSs",
 }
 
-// sshClientOptions returns the values of the -o options of scp or sftp, which pass them to ssh.
-func sshClientOptions(prog string, args []field) []field {
+// sshClient is what the options of scp or sftp make them run besides the transfer.
+type sshClient struct {
+	opts []field // -o values, passed to ssh
+	// programs are program paths run directly, not shell lines: -S names one run in place of
+	// ssh, with ssh's options; scp -D a local sftp server run instead of ssh.
+	programs []field
+	// direct (sftp -D) is a local sftp server command and its arguments, run instead of ssh.
+	direct *field
+	// server (sftp -s) is a subsystem name or, when it holds a '/', a command run on the host.
+	server *field
+}
+
+// sshClientArgs reads the options of scp or sftp.
+func sshClientArgs(prog string, args []field) sshClient {
 	withValue := sshClientValued[prog]
-	var opts []field
+	var cl sshClient
 	for i := 0; i < len(args); i++ {
 		a := args[i].val
 		if a == "--" {
@@ -399,15 +474,36 @@ func sshClientOptions(prog string, args []field) []field {
 				}
 				v = args[i]
 			} else {
-				v.val = a[j+1:]
+				v = optionValue(v, a[j+1:])
 			}
-			if a[j] == 'o' {
-				opts = append(opts, v)
+			switch a[j] {
+			case 'o':
+				cl.opts = append(cl.opts, v)
+			case 'S':
+				cl.programs = append(cl.programs, v)
+			case 'D':
+				if prog == "sftp" {
+					cl.direct = &v
+				} else {
+					cl.programs = append(cl.programs, v)
+				}
+			case 's':
+				cl.server = &v
 			}
 			break
 		}
 	}
-	return opts
+	return cl
+}
+
+// optionValue returns the field for the value attached to an option word (-Svalue): its text
+// is val, and its program name is found again in that text.
+func optionValue(word field, val string) field {
+	word.val, word.progFrom = val, 0
+	if i := strings.LastIndexByte(val, '/'); i >= 0 && !word.dyn {
+		word.progFrom = i + 1
+	}
+	return word
 }
 
 // sshOptionCommands are the ssh options (lower case) whose value is a command line that ssh runs
@@ -429,25 +525,33 @@ func splitSSHOption(s string) (key, value string) {
 	return key, value
 }
 
-// rsyncRemoteShells returns the values of rsync's -e/--rsh options: the command rsync runs to
-// reach the remote host (ssh -p 2222, or anything else).
-func rsyncRemoteShells(args []field) []field {
+// rsyncArgs returns the values of rsync's -e/--rsh options, the command rsync runs to reach the
+// remote host (ssh -p 2222, or anything else), and of its --rsync-path options, the shell line
+// that remote shell runs on the host to start rsync there ("sudo rsync", "cd /a && rsync").
+func rsyncArgs(args []field) (shells, paths []field) {
 	const withValue = "BefMT@" // short options with a value: --block-size, --rsh, --filter, ...
-	var out []field
 	for i := 0; i < len(args); i++ {
 		a := args[i].val
 		switch {
 		case a == "--":
-			return out
-		case a == "--rsh":
+			return shells, paths
+		case a == "--rsh" || a == "--rsync-path":
 			if i+1 < len(args) {
 				i++
-				out = append(out, args[i])
+				if a == "--rsh" {
+					shells = append(shells, args[i])
+				} else {
+					paths = append(paths, args[i])
+				}
 			}
 		case strings.HasPrefix(a, "--rsh="):
 			f := args[i]
 			f.val = strings.TrimPrefix(a, "--rsh=")
-			out = append(out, f)
+			shells = append(shells, f)
+		case strings.HasPrefix(a, "--rsync-path="):
+			f := args[i]
+			f.val = strings.TrimPrefix(a, "--rsync-path=")
+			paths = append(paths, f)
 		case strings.HasPrefix(a, "--"):
 		case len(a) > 1 && a[0] == '-':
 			for j := 1; j < len(a); j++ {
@@ -464,13 +568,13 @@ func rsyncRemoteShells(args []field) []field {
 					v.val = a[j+1:]
 				}
 				if a[j] == 'e' {
-					out = append(out, v)
+					shells = append(shells, v)
 				}
 				break
 			}
 		}
 	}
-	return out
+	return shells, paths
 }
 
 // OverSSH reports whether c runs on another machine through ssh (ssh host cmd, and what that
