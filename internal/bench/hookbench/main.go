@@ -117,7 +117,11 @@ func run(bin, hookBin string, runs int) error {
 		return err
 	}
 	env := append(os.Environ(), "CAVRA_HOME="+filepath.Join(tmp, "home"), "CAVRA_HOOKD_IDLE=10m")
-	defer exec.Command(full, "hook", "daemon", "--stop").Run() // best effort
+	defer func() { // best effort; before the home is removed
+		stop := exec.Command(full, "hook", "daemon", "--stop")
+		stop.Env = env // the bench's home, not the caller's
+		_ = stop.Run()
+	}()
 	binary := func(p path) (string, []string) {
 		if p.lean {
 			return lean, nil
