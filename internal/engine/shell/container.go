@@ -139,11 +139,41 @@ func dockerRunCommand(args []field) []field {
 	if i >= len(args) {
 		return nil
 	}
-	cmd := args[i+1:] // after the image
+	image, cmd := args[i], args[i+1:]
 	if entrypoint != nil && entrypoint.val != "" {
 		return append([]field{*entrypoint}, cmd...)
 	}
+	if tool, ok := imageTool(image.val); ok && !image.dyn && (len(cmd) == 0 || program(cmd[0]) != tool) {
+		// The image's entrypoint is the tool: the words after the image are its arguments.
+		image.val, image.progFrom = tool, 0
+		return append([]field{image}, cmd...)
+	}
 	return cmd
+}
+
+// imageTools are images whose entrypoint is a command-line tool, so that `docker run IMAGE ARGS`
+// runs `TOOL ARGS`. Running a tool from its official image must not slip past the rules about
+// that tool (docker run hashicorp/terraform destroy, docker run amazon/aws-cli s3 rm ...).
+var imageTools = map[string]string{
+	"hashicorp/terraform": "terraform", "ghcr.io/opentofu/opentofu": "tofu", "hashicorp/packer": "packer",
+	"amazon/aws-cli": "aws", "public.ecr.aws/aws-cli/aws-cli": "aws",
+	"bitnami/kubectl": "kubectl", "rancher/kubectl": "kubectl", "registry.k8s.io/kubectl": "kubectl",
+	"alpine/helm": "helm", "alpine/git": "git", "curlimages/curl": "curl",
+}
+
+// imageTool is the tool an image reference runs, its tag, digest and Docker Hub prefix ignored.
+func imageTool(ref string) (string, bool) {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i] // a tag; a colon before the last slash is a registry's port
+	}
+	for _, hub := range []string{"docker.io/", "index.docker.io/", "registry-1.docker.io/"} {
+		ref = strings.TrimPrefix(ref, hub)
+	}
+	tool, ok := imageTools[strings.ToLower(ref)]
+	return tool, ok
 }
 
 // composeCommand returns the command of [docker] compose [OPTIONS] exec|run [OPTIONS] SERVICE

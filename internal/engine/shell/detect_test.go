@@ -134,6 +134,19 @@ func TestParseContainerCommands(t *testing.T) {
 			{argv: []string{"sh", "-c", "id"}, program: "sh", wrappers: []string{"docker"}, via: "container", dir: "-", span: "--entrypoint=sh img -c id"},
 			{argv: []string{"id"}, program: "id", wrappers: []string{"docker"}, via: "sh -c", dir: "-", span: "id"},
 		}},
+		{name: "docker run tool image", line: "docker run --rm amazon/aws-cli:2.17 s3 rm --recursive s3://b", want: []wantCmd{
+			{argv: []string{"docker", "run", "--rm", "amazon/aws-cli:2.17", "s3", "rm", "--recursive", "s3://b"}, program: "docker", span: "docker run --rm amazon/aws-cli:2.17 s3 rm --recursive s3://b"},
+			{argv: []string{"aws", "s3", "rm", "--recursive", "s3://b"}, program: "aws", wrappers: []string{"docker"}, via: "container", dir: "-", span: "amazon/aws-cli:2.17 s3 rm --recursive s3://b"},
+		}},
+		{name: "docker run tool image naming its tool", line: "docker run alpine/git git status", want: []wantCmd{
+			{argv: []string{"docker", "run", "alpine/git", "git", "status"}, program: "docker", span: "docker run alpine/git git status"},
+			{argv: []string{"git", "status"}, program: "git", wrappers: []string{"docker"}, via: "container", dir: "-", span: "git status"},
+		}},
+		{name: "docker run tool image with another entrypoint", line: "docker run --entrypoint sh hashicorp/terraform -c id", want: []wantCmd{
+			{argv: []string{"docker", "run", "--entrypoint", "sh", "hashicorp/terraform", "-c", "id"}, program: "docker", span: "docker run --entrypoint sh hashicorp/terraform -c id"},
+			{argv: []string{"sh", "-c", "id"}, program: "sh", wrappers: []string{"docker"}, via: "container", dir: "-", span: "sh hashicorp/terraform -c id"},
+			{argv: []string{"id"}, program: "id", wrappers: []string{"docker"}, via: "sh -c", dir: "-", span: "id"},
+		}},
 		{name: "docker run without command", line: "docker run -d -p 80:80 nginx", want: []wantCmd{
 			{argv: []string{"docker", "run", "-d", "-p", "80:80", "nginx"}, program: "docker", span: "docker run -d -p 80:80 nginx"},
 		}},
@@ -471,5 +484,28 @@ func TestParseSSHCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestImageTool(t *testing.T) {
+	tests := []struct {
+		ref, want string
+	}{
+		{"hashicorp/terraform", "terraform"},
+		{"hashicorp/terraform:1.9.5", "terraform"},
+		{"docker.io/hashicorp/terraform@sha256:0123abcd", "terraform"},
+		{"index.docker.io/amazon/aws-cli:latest", "aws"},
+		{"public.ecr.aws/aws-cli/aws-cli:2.17.0", "aws"},
+		{"Bitnami/Kubectl:1.30", "kubectl"},
+		{"localhost:5000/hashicorp/terraform", ""}, // another registry's copy may be anything
+		{"terraform", ""},
+		{"alpine", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got, ok := imageTool(tt.ref)
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("imageTool(%q) = %q, %v; want %q", tt.ref, got, ok, tt.want)
+		}
 	}
 }
