@@ -135,7 +135,7 @@ func CheckedCondition(src string) ([]byte, error) {
 // decision, when a condition first reads it.
 func (ev *evaluation) celAction() any {
 	if ev.vars.names == nil {
-		ev.vars = lazyAction(&ev.action, celAdapter())
+		ev.vars = lazyMap{names: actionFields, src: evaluationAction{ev}, adapter: celAdapter()}
 	}
 	return &ev.vars
 }

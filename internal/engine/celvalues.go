@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/cavra-dev/cavra"
+	"github.com/cavra-dev/cavra/internal/slab"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -312,6 +313,57 @@ func newLazyAction(a *cavra.Action, adapter types.Adapter) *lazyMap {
 type actionSource struct{ a *cavra.Action }
 
 func (s actionSource) lazyField(_ int, k string) (any, bool) { return actionField(s.a, k) }
+
+// commandObjectFields are the fields of action.command as conditions see it.
+var commandObjectFields = []string{"line", "commands", "parse_error"}
+
+// evaluationAction gives the fields of the action's lazy map in a decision: action.command is
+// lazy too, down to each simple command, because most conditions that read it read only its
+// line, and the rest one or two fields of each command.
+type evaluationAction struct{ ev *evaluation }
+
+func (s evaluationAction) lazyField(_ int, k string) (any, bool) {
+	a := &s.ev.action
+	if k != "command" {
+		return actionField(a, k)
+	}
+	if a.Command == nil {
+		return nil, false
+	}
+	return s.ev.commandObject(), true
+}
+
+// commandObjectSource gives the fields of action.command's lazy map.
+type commandObjectSource struct{ ev *evaluation }
+
+func (s commandObjectSource) lazyField(_ int, k string) (any, bool) {
+	c := s.ev.action.Command
+	switch k {
+	case "line":
+		return types.String(c.Line), true
+	case "commands":
+		if len(c.Commands) == 0 {
+			return nil, false
+		}
+		list := make([]any, len(c.Commands))
+		views := slab.Take(&s.ev.lazyBuf, len(c.Commands))[:len(c.Commands)]
+		for i := range views {
+			views[i] = lazyMap{names: simpleCommandFields, src: plainCommandSource{s.ev}, index: i, adapter: celAdapter()}
+			list[i] = &views[i]
+		}
+		return list, true
+	case "parse_error":
+		return types.String(c.ParseError), c.ParseError != ""
+	}
+	return nil, false
+}
+
+// plainCommandSource gives the fields of the simple commands in action.command.commands.
+type plainCommandSource struct{ ev *evaluation }
+
+func (s plainCommandSource) lazyField(i int, k string) (any, bool) {
+	return simpleCommandField(&s.ev.action.Command.Commands[i], k)
+}
 
 // wholeMap builds every present field.
 func wholeMap(names []string, field func(string) (any, bool)) map[string]any {

@@ -21,6 +21,7 @@ func TestLazyActionBehavesAsWholeMap(t *testing.T) {
 		"model": {Kind: cavra.KindModelPromote, Effect: cavra.EffectPromote, Model: &cavra.ModelRef{ID: "m", Verdict: "clean"},
 			Attributes: map[string]any{"amount": 3.0}},
 		"file": {Kind: cavra.KindFileWrite, Cwd: "/repo", Files: []cavra.FileOp{{Op: cavra.FileWrite, Path: "a", Content: "c"}}},
+		"unparseable": command(`echo 'unterminated`),
 	}
 	exprs := []string{
 		`has(action.cwd)`, `has(action.cwd) ? action.cwd : "none"`, `action.kind`, `has(action.model) && action.model.verdict == "clean"`,
@@ -29,6 +30,12 @@ func TestLazyActionBehavesAsWholeMap(t *testing.T) {
 		`"cwd" in action`, `"nope" in action`, `action == action`, `action["kind"]`, `action.nope`, `action[1]`,
 		`has(action.nope)`, `type(action) == map`, `action.all(k, k != "")`, `action.source`, `has(action.attributes.amount)`,
 		`size(action.filter(k, k.startsWith("c")))`, `string(action)`, `action.git.map(g, g.subcommand)`,
+		`action.command.commands[0].argv`, `size(action.command.commands)`, `action.command.commands.exists(c, "rm" in c.argv)`,
+		`has(action.command.parse_error)`, `action.command.parse_error`, `action.command == action.command`, `size(action.command)`,
+		`action.command.commands[1].span.start`, `action.command.commands.map(c, c.program)`, `"line" in action.command`,
+		`action.command.exists(k, k == "commands")`, `action.command.commands[0] == action.command.commands[0]`,
+		`action.command.commands[0].nope`, `has(action.command.commands[0].env)`, `action.command.commands.all(c, size(c) > 2)`,
+		`action.command.commands[9]`, `type(action.command.commands[0]) == map`, `action.command.line.matches("rm")`,
 	}
 	for name, a := range actions {
 		n, err := eng.Normalize(a)
@@ -44,14 +51,18 @@ func TestLazyActionBehavesAsWholeMap(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", src, err)
 			}
-			lazy, _, lazyErr := prg.Eval(map[string]any{"action": newLazyAction(&n, env.CELTypeAdapter()), "subject": map[string]any{}})
 			whole, _, wholeErr := prg.Eval(map[string]any{"action": actionValue(&n), "subject": map[string]any{}})
-			if (lazyErr == nil) != (wholeErr == nil) {
-				t.Errorf("%s on %s: lazy error %v, whole map error %v", src, name, lazyErr, wholeErr)
-				continue
-			}
-			if lazyErr == nil && lazy.Equal(whole) != types.True {
-				t.Errorf("%s on %s: lazy %v, whole map %v", src, name, lazy, whole)
+			// The action's lazy map, and the one a decision uses, lazy down to action.command.
+			ev := &evaluation{engine: eng, action: n}
+			for view, v := range map[string]any{"lazy": newLazyAction(&n, env.CELTypeAdapter()), "decision's": ev.celAction()} {
+				lazy, _, lazyErr := prg.Eval(map[string]any{"action": v, "subject": map[string]any{}})
+				if (lazyErr == nil) != (wholeErr == nil) {
+					t.Errorf("%s on %s: %s error %v, whole map error %v", src, name, view, lazyErr, wholeErr)
+					continue
+				}
+				if lazyErr == nil && lazy.Equal(whole) != types.True {
+					t.Errorf("%s on %s: %s %v, whole map %v", src, name, view, lazy, whole)
+				}
 			}
 		}
 	}

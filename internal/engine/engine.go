@@ -503,6 +503,10 @@ type evaluation struct {
 	// bits and bitsets hold the candidate rules and the program index.
 	bits    []uint64
 	bitsets []bitset
+	// cmdObject is action.command as conditions see it, once its names are set; lazyBuf holds
+	// the views of its simple commands.
+	cmdObject lazyMap
+	lazyBuf   []lazyMap
 	// programs is the set of matches (by programBit) naming a program of some command;
 	// cmdPrograms holds the same per command. Both are built on first need.
 	programs    bitset
@@ -571,7 +575,7 @@ func (ev *evaluation) programIndex() {
 // start readies ev, new or pooled, to judge a for e. It keeps only ev's emptied buffers.
 func (ev *evaluation) start(e *Engine, a cavra.Action) {
 	*ev = evaluation{engine: e, action: a, cmdsBuf: ev.cmdsBuf, words: ev.words, matchBuf: ev.matchBuf,
-		found: ev.found, bits: ev.bits, bitsets: ev.bitsets}
+		found: ev.found, bits: ev.bits, bitsets: ev.bitsets, lazyBuf: ev.lazyBuf}
 }
 
 // finish empties ev's buffers and lets go of the action, so a pooled evaluation keeps nothing
@@ -583,6 +587,7 @@ func (ev *evaluation) finish() {
 	slab.Release(&ev.found, maxKeptCommands)
 	slab.Release(&ev.bits, maxKeptWords)
 	slab.Release(&ev.bitsets, maxKeptCommands)
+	slab.Release(&ev.lazyBuf, maxKeptCommands)
 	ev.start(nil, cavra.Action{})
 }
 
@@ -638,6 +643,14 @@ func (ev *evaluation) commandField(i int, k string) (any, bool) {
 		return stringList(ev.facts(i).paths), true
 	}
 	return simpleCommandField(&ev.action.Command.Commands[i], k)
+}
+
+// commandObject is action.command as conditions see it.
+func (ev *evaluation) commandObject() *lazyMap {
+	if ev.cmdObject.names == nil {
+		ev.cmdObject = lazyMap{names: commandObjectFields, src: commandObjectSource{ev}, adapter: celAdapter()}
+	}
+	return &ev.cmdObject
 }
 
 // lazyField implements fieldSource for the simple commands' lazy maps.
