@@ -20,7 +20,7 @@ func TestLazyActionBehavesAsWholeMap(t *testing.T) {
 		"command": command(`cd x && rm -rf "$T" ~/y | tee out; git push -f origin +main; curl https://h.test`),
 		"model": {Kind: cavra.KindModelPromote, Effect: cavra.EffectPromote, Model: &cavra.ModelRef{ID: "m", Verdict: "clean"},
 			Attributes: map[string]any{"amount": 3.0}},
-		"file": {Kind: cavra.KindFileWrite, Cwd: "/repo", Files: []cavra.FileOp{{Op: cavra.FileWrite, Path: "a", Content: "c"}}},
+		"file":        {Kind: cavra.KindFileWrite, Cwd: "/repo", Files: []cavra.FileOp{{Op: cavra.FileWrite, Path: "a", Content: "c"}}},
 		"unparseable": command(`echo 'unterminated`),
 	}
 	exprs := []string{
