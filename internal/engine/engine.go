@@ -604,6 +604,7 @@ type cmdFacts struct {
 	operands []string
 	paths    []string // operands resolved against the command's directory
 	value    lazyMap  // the command as conditions see it, once its names are set
+	lists    [numLists]celStrings
 }
 
 func (ev *evaluation) facts(i int) *cmdFacts {
@@ -634,15 +635,37 @@ var commandViewFields = append(slices.Clip(simpleCommandFields), "flags", "opera
 // commandField is field k of simple command i as conditions see it: the command's own fields,
 // and its flags, operands and paths.
 func (ev *evaluation) commandField(i int, k string) (any, bool) {
+	f := ev.facts(i)
 	switch k {
 	case "flags":
-		return stringList(ev.facts(i).flags), true
+		return f.list(listFlags, f.flags), true
 	case "operands":
-		return stringList(ev.facts(i).operands), true
+		return f.list(listOperands, f.operands), true
 	case "paths":
-		return stringList(ev.facts(i).paths), true
+		return f.list(listPaths, f.paths), true
+	case "argv":
+		return f.list(listArgv, ev.action.Command.Commands[i].Argv), true
+	case "wrappers":
+		w := ev.action.Command.Commands[i].Wrappers
+		return f.list(listWrappers, w), len(w) > 0
 	}
 	return simpleCommandField(&ev.action.Command.Commands[i], k)
+}
+
+// The lists of a command's view, by their place in cmdFacts.lists.
+const (
+	listFlags = iota
+	listOperands
+	listPaths
+	listArgv
+	listWrappers
+	numLists
+)
+
+// list is s as the CEL list in f's place n.
+func (f *cmdFacts) list(n int, s []string) *celStrings {
+	f.lists[n] = celStrings{s: s}
+	return &f.lists[n]
 }
 
 // commandObject is action.command as conditions see it.

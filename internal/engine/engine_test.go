@@ -10,6 +10,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/google/cel-go/common/types/ref"
+
 	"github.com/cavra-dev/cavra"
 )
 
@@ -428,7 +430,7 @@ func TestCELValuesMatchJSON(t *testing.T) {
 				Operands []string `json:"operands"`
 				Paths    []string `json:"paths"`
 			}{c, flags, nonNil(f.operands), nonNil(f.paths)})
-			g, _ := toCEL(ev.commandMap(j))
+			g, _ := toCEL(plainCEL(ev.commandMap(j)))
 			if !reflect.DeepEqual(g, w) {
 				t.Errorf("command value differs\n got %v\nwant %v", g, w)
 			}
@@ -457,4 +459,24 @@ func TestPrecheckedConditions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// plainCEL replaces the CEL values inside v (lists read in place) by their Go values, so that v
+// encodes as JSON the way the values conditions see would.
+func plainCEL(v any) any {
+	switch v := v.(type) {
+	case ref.Val:
+		return plainCEL(v.Value())
+	case []string:
+		if v == nil {
+			return []string{} // CEL sees an empty list
+		}
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = plainCEL(e)
+		}
+		return out
+	}
+	return v
 }
