@@ -348,7 +348,7 @@ func (s commandObjectSource) lazyField(_ int, k string) (any, bool) {
 		list := make([]any, len(c.Commands))
 		views := slab.Take(&s.ev.lazyBuf, len(c.Commands))[:len(c.Commands)]
 		for i := range views {
-			views[i] = lazyMap{names: simpleCommandFields, src: plainCommandSource{s.ev}, index: i, adapter: celAdapter()}
+			views[i] = lazyMap{names: simpleCommandFields, src: plainCommandSource(s), index: i, adapter: celAdapter()}
 			list[i] = &views[i]
 		}
 		return list, true
