@@ -24,14 +24,7 @@ func TestCELStringsBehavesAsList(t *testing.T) {
 	}
 	for name, s := range lists {
 		for _, src := range exprs {
-			ast, iss := env.Compile(src)
-			if iss.Err() != nil {
-				t.Fatalf("%s: %v", src, iss.Err())
-			}
-			prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
-			if err != nil {
-				t.Fatalf("%s: %v", src, err)
-			}
+			prg := mustProgram(t, env, src)
 			ordinary := types.NewStringList(celAdapter(), s)
 			want, _, wantErr := prg.Eval(map[string]any{"l": ordinary, "d": ordinary})
 			ours := &celStrings{s: s}
@@ -45,4 +38,18 @@ func TestCELStringsBehavesAsList(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mustProgram compiles src in env the way conditions are compiled.
+func mustProgram(t *testing.T, env *cel.Env, src string) cel.Program {
+	t.Helper()
+	ast, iss := env.Compile(src)
+	if iss.Err() != nil {
+		t.Fatalf("%s: %v", src, iss.Err())
+	}
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		t.Fatalf("%s: %v", src, err)
+	}
+	return prg
 }

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/cavra-dev/cavra"
-	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 )
 
@@ -43,14 +42,7 @@ func TestLazyActionBehavesAsWholeMap(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, src := range exprs {
-			ast, iss := env.Compile(src)
-			if iss.Err() != nil {
-				t.Fatalf("%s: %v", src, iss.Err())
-			}
-			prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
-			if err != nil {
-				t.Fatalf("%s: %v", src, err)
-			}
+			prg := mustProgram(t, env, src)
 			whole, _, wholeErr := prg.Eval(map[string]any{"action": actionValue(&n), "subject": map[string]any{}})
 			// The action's lazy map, and the one a decision uses, lazy down to action.command.
 			ev := &evaluation{engine: eng, action: n}
@@ -87,14 +79,7 @@ func TestLazyCommandBehavesAsWholeMap(t *testing.T) {
 	}
 	for j := range n.Command.Commands {
 		for _, src := range exprs {
-			ast, iss := env.Compile(src)
-			if iss.Err() != nil {
-				t.Fatalf("%s: %v", src, iss.Err())
-			}
-			prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
-			if err != nil {
-				t.Fatalf("%s: %v", src, err)
-			}
+			prg := mustProgram(t, env, src)
 			ev := &evaluation{engine: eng, action: n}
 			lazy, _, lazyErr := prg.Eval(map[string]any{"action": map[string]any{}, "subject": ev.commandValue(j)})
 			whole, _, wholeErr := prg.Eval(map[string]any{"action": map[string]any{}, "subject": ev.commandMap(j)})

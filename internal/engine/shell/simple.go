@@ -161,19 +161,12 @@ func commandName(w string) bool {
 	return strings.IndexByte(w, '=') < 0 && !syntax.IsKeyword(w) && !parsedSpecially[w]
 }
 
-// simpleBuilder holds the node batches of a plain line, one allocation per kind of node, and
-// what is being built.
+// simpleBuilder holds the node batches of a plain line, taken from the walker's arena, and what
+// is being built.
 type simpleBuilder struct {
 	nLit, nSgl, nWord, nCall, nBin, nTop int // node counts, from count
 
-	lits  []syntax.Lit
-	sgls  []syntax.SglQuoted
-	parts []syntax.WordPart
-	words []syntax.Word
-	args  []*syntax.Word
-	calls []syntax.CallExpr
-	bins  []syntax.BinaryCmd
-	stmts []syntax.Stmt
+	nodeArena // the nodes of this line, each slice taken with room for exactly its count
 
 	call             *syntax.CallExpr // the command being read
 	argsFrom         int              // where its words start in args

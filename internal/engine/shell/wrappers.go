@@ -463,37 +463,46 @@ func sshClientArgs(prog string, args []field) sshClient {
 		if len(a) < 2 || a[0] != '-' {
 			continue // operands and options may mix
 		}
-		for j := 1; j < len(a); j++ {
-			if strings.IndexByte(withValue, a[j]) < 0 {
-				continue
-			}
-			v := args[i]
-			if j == len(a)-1 {
-				if i++; i >= len(args) {
-					break
-				}
-				v = args[i]
+		opt, v, last, ok := clusterValue(args, i, withValue)
+		i = last
+		if !ok {
+			continue
+		}
+		switch opt {
+		case 'o':
+			cl.opts = append(cl.opts, v)
+		case 'S':
+			cl.programs = append(cl.programs, v)
+		case 'D':
+			if prog == "sftp" {
+				cl.direct = &v
 			} else {
-				v = optionValue(v, a[j+1:])
-			}
-			switch a[j] {
-			case 'o':
-				cl.opts = append(cl.opts, v)
-			case 'S':
 				cl.programs = append(cl.programs, v)
-			case 'D':
-				if prog == "sftp" {
-					cl.direct = &v
-				} else {
-					cl.programs = append(cl.programs, v)
-				}
-			case 's':
-				cl.server = &v
 			}
-			break
+		case 's':
+			cl.server = &v
 		}
 	}
 	return cl
+}
+
+// clusterValue reads the short-option word args[i] (-vo VALUE, -oVALUE): the first of its
+// options that takes a value (one of withValue), that value, and the index of the last word
+// read. ok is false when no option of the word takes a value, or its value is missing.
+func clusterValue(args []field, i int, withValue string) (opt byte, value field, last int, ok bool) {
+	a := args[i].val
+	for j := 1; j < len(a); j++ {
+		switch {
+		case strings.IndexByte(withValue, a[j]) < 0:
+			continue
+		case j < len(a)-1:
+			return a[j], optionValue(args[i], a[j+1:]), i, true
+		case i+1 < len(args):
+			return a[j], args[i+1], i + 1, true
+		}
+		return 0, field{}, i + 1, false
+	}
+	return 0, field{}, i, false
 }
 
 // optionValue returns the field for the value attached to an option word (-Svalue): its text
@@ -554,23 +563,10 @@ func rsyncArgs(args []field) (shells, paths []field) {
 			paths = append(paths, f)
 		case strings.HasPrefix(a, "--"):
 		case len(a) > 1 && a[0] == '-':
-			for j := 1; j < len(a); j++ {
-				if strings.IndexByte(withValue, a[j]) < 0 {
-					continue
-				}
-				v := args[i]
-				if j == len(a)-1 {
-					if i++; i >= len(args) {
-						break
-					}
-					v = args[i]
-				} else {
-					v.val = a[j+1:]
-				}
-				if a[j] == 'e' {
-					shells = append(shells, v)
-				}
-				break
+			opt, v, last, ok := clusterValue(args, i, withValue)
+			i = last
+			if ok && opt == 'e' {
+				shells = append(shells, v)
 			}
 		}
 	}
