@@ -40,7 +40,8 @@ lint: vet
 # Benchmarks that print the issues' performance figures. Postgres figures need CAVRA_TEST_POSTGRES;
 # the 1M-entry audit benchmarks build (once, under /tmp) a million-entry log first.
 bench: build
-	$(GO) test -run '^$$' -bench DecideBaseline -benchtime 5s -cpu 1 ./internal/engine/
+	$(GO) test -run '^$$' -bench 'DecideBaseline$$' -benchtime 5s -cpu 1 -count 3 -benchmem ./internal/engine/
+	$(GO) test -run '^$$' -bench 'DecideBaselineByAction' -benchtime 20000x -cpu 1 -benchmem ./internal/engine/
 	$(GO) run ./internal/bench/hookbench -bin ./$(BIN) -runs 500
 	$(GO) test -run '^$$' -bench 'DurableAppend|LocalOpenAppendClose|InclusionProof1M' -benchtime 3s ./internal/audit/
 	$(GO) test -run '^$$' -bench Verify1M -benchtime 1x ./internal/audit/

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -117,6 +118,54 @@ func TestDecisionsOutliveReuse(t *testing.T) {
 	for i, d := range kept {
 		if got, _ := json.Marshal(d); !bytes.Equal(got, want[i]) {
 			t.Errorf("action %d: decision changed after later decisions\n got %s\nwant %s", i, got, want[i])
+		}
+	}
+}
+
+// TestDecideConcurrently holds that decisions made at once on one engine, each with its own
+// pooled buffers, equal the same decisions made one at a time. Run under -race it also checks
+// that the pools hand no buffer to two decisions.
+func TestDecideConcurrently(t *testing.T) {
+	pol, err := (&Loader{Builtin: os.DirFS(filepath.Join("..", "..", "policies"))}).Load("baseline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := New(pol, Options{Home: "/home/dev", NewID: func() string { return "id" },
+		Now: func() time.Time { return time.Unix(0, 0) }})
+	corpus := benchCorpus()
+	want := make([][]byte, len(corpus))
+	for i, a := range corpus {
+		d, err := eng.Decide(context.Background(), a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i], _ = json.Marshal(d)
+	}
+	const workers = 8
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for round := range 20 {
+				i := (w*7 + round) % len(corpus)
+				for range len(corpus) {
+					i = (i + 1) % len(corpus)
+					d, err := eng.Decide(context.Background(), corpus[i])
+					if err != nil {
+						errs <- err
+						return
+					}
+					if got, _ := json.Marshal(d); !bytes.Equal(got, want[i]) {
+						errs <- fmt.Errorf("action %d decided concurrently:\n got %s\nwant %s", i, got, want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
