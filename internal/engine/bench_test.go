@@ -38,12 +38,12 @@ func benchCorpus() []cavra.Action {
 	return out
 }
 
-func loadBaseline(b *testing.B) *Policy {
-	b.Helper()
+func loadBaseline(tb testing.TB) *Policy {
+	tb.Helper()
 	dir := filepath.Join("..", "..", "policies")
 	pol, err := (&Loader{Builtin: os.DirFS(dir)}).Load("baseline")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return pol
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/cavra-dev/cavra"
 )
@@ -89,12 +88,7 @@ func TestFlagListIsFlagSet(t *testing.T) {
 // TestDecisionsOutliveReuse holds that the per-decision buffers an engine reuses (command facts,
 // matches, bitsets) never show through a decision or normalised action already returned.
 func TestDecisionsOutliveReuse(t *testing.T) {
-	pol, err := (&Loader{Builtin: os.DirFS(filepath.Join("..", "..", "policies"))}).Load("baseline")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := New(pol, Options{Home: "/home/dev", NewID: func() string { return "id" },
-		Now: func() time.Time { return time.Unix(0, 0) }})
+	eng := fixedEngine(loadBaseline(t))
 	corpus := benchCorpus()
 	kept := make([]cavra.Decision, len(corpus))
 	want := make([][]byte, len(corpus))
@@ -126,12 +120,7 @@ func TestDecisionsOutliveReuse(t *testing.T) {
 // pooled buffers, equal the same decisions made one at a time. Run under -race it also checks
 // that the pools hand no buffer to two decisions.
 func TestDecideConcurrently(t *testing.T) {
-	pol, err := (&Loader{Builtin: os.DirFS(filepath.Join("..", "..", "policies"))}).Load("baseline")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := New(pol, Options{Home: "/home/dev", NewID: func() string { return "id" },
-		Now: func() time.Time { return time.Unix(0, 0) }})
+	eng := fixedEngine(loadBaseline(t))
 	corpus := benchCorpus()
 	want := make([][]byte, len(corpus))
 	for i, a := range corpus {
