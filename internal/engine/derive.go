@@ -56,59 +56,49 @@ func appendOperands(out []string, argv []string) []string {
 	return out
 }
 
-// flagSet returns the flags of argv: "--force" gives "force", "-rf" gives "r", "f" and "rf"
-// (single-dash long options such as find's -delete count as words too).
-func flagSet(argv []string) map[string]bool {
-	flags := map[string]bool{}
-	for _, a := range argv[1:] {
-		if a == "--" {
-			break
-		}
-		switch {
-		case strings.HasPrefix(a, "--") && len(a) > 2:
-			name, _, _ := strings.Cut(a[2:], "=")
-			flags[name] = true
-		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
-			word, _, _ := strings.Cut(a[1:], "=")
-			flags[word] = true
-			for _, r := range word {
-				flags[string(r)] = true
-			}
-		}
-	}
-	return flags
-}
-
-// argsHaveFlag reports whether flagSet of a command with arguments args holds any of names,
-// without building the set.
-func argsHaveFlag(args []string, names ...string) bool {
+// eachFlag calls yield with each flag of a command's arguments, until yield returns false:
+// "--force" gives "force", "-rf" gives "rf", "r" and "f" (single-dash long options such as find's
+// -delete count as words too); "--" ends the flags. A flag may come more than once.
+func eachFlag(args []string, yield func(string) bool) {
 	for _, a := range args {
 		if a == "--" {
-			return false
+			return
 		}
 		switch {
 		case strings.HasPrefix(a, "--") && len(a) > 2:
 			name, _, _ := strings.Cut(a[2:], "=")
-			if slices.Contains(names, name) {
-				return true
+			if !yield(name) {
+				return
 			}
 		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
 			word, _, _ := strings.Cut(a[1:], "=")
-			if slices.Contains(names, word) {
-				return true
+			if !yield(word) {
+				return
 			}
-			for _, r := range word {
-				if slices.Contains(names, string(r)) {
-					return true
+			for j, r := range word {
+				flag := word[j : j+1] // no copy, unlike string(r)
+				if r >= utf8.RuneSelf {
+					flag = string(r)
+				}
+				if !yield(flag) {
+					return
 				}
 			}
 		}
 	}
-	return false
 }
 
-// flagList is flagSet as a sorted list, which costs less to build than a map and is what
-// conditions see.
+// argsHaveFlag reports whether a command with arguments args has any of the flags names.
+func argsHaveFlag(args []string, names ...string) bool {
+	found := false
+	eachFlag(args, func(f string) bool {
+		found = slices.Contains(names, f)
+		return !found
+	})
+	return found
+}
+
+// flagList is the flags of argv (see eachFlag), sorted and without repeats: what conditions see.
 func flagList(argv []string) []string { return appendFlags(nil, argv) }
 
 // flagsBound is the most flags appendFlags can find in argv.
@@ -125,26 +115,10 @@ func flagsBound(argv []string) int {
 // appendFlags appends flagList(argv) to out, sorting and compacting only what it appends.
 func appendFlags(out []string, argv []string) []string {
 	from := len(out)
-	for _, a := range argv[1:] {
-		if a == "--" {
-			break
-		}
-		switch {
-		case strings.HasPrefix(a, "--") && len(a) > 2:
-			name, _, _ := strings.Cut(a[2:], "=")
-			out = append(out, name)
-		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
-			word, _, _ := strings.Cut(a[1:], "=")
-			out = append(out, word)
-			for j, r := range word {
-				if r < utf8.RuneSelf {
-					out = append(out, word[j:j+1]) // no copy, unlike string(r)
-				} else {
-					out = append(out, string(r))
-				}
-			}
-		}
-	}
+	eachFlag(argv[1:], func(f string) bool {
+		out = append(out, f)
+		return true
+	})
 	slices.Sort(out[from:])
 	return append(out[:from], slices.Compact(out[from:])...)
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cavra-dev/cavra"
@@ -157,4 +158,27 @@ func TestDecideConcurrently(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// flagSet is the flags of argv spelled out on their own, the reference the flag readers are
+// held to: "--force" gives "force", "-rf" gives "r", "f" and "rf".
+func flagSet(argv []string) map[string]bool {
+	flags := map[string]bool{}
+	for _, a := range argv[1:] {
+		if a == "--" {
+			break
+		}
+		switch {
+		case strings.HasPrefix(a, "--") && len(a) > 2:
+			name, _, _ := strings.Cut(a[2:], "=")
+			flags[name] = true
+		case len(a) > 1 && a[0] == '-' && !isNumber(a[1:]):
+			word, _, _ := strings.Cut(a[1:], "=")
+			flags[word] = true
+			for _, r := range word {
+				flags[string(r)] = true
+			}
+		}
+	}
+	return flags
 }
